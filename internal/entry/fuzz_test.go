@@ -1,0 +1,50 @@
+package entry_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/mosaiclog/mosaic/internal/entry"
+	"github.com/mosaiclog/mosaic/internal/mosaictest"
+)
+
+// FuzzDecode checks that no input makes the decoder panic or misbehave: it
+// either returns a typed client error, or an entry whose leaf is canonical
+// JSON and identical on a second decode. Seeds: testdata/fuzz/FuzzDecode
+// (valid requests of every key type, and near misses) plus fresh requests.
+func FuzzDecode(f *testing.F) {
+	for _, alg := range []mosaictest.Algorithm{mosaictest.ECDSAP256, mosaictest.Ed25519ph, mosaictest.RSA2048} {
+		f.Add(mosaictest.NewSigner(f, alg).Request(f, []byte("seed")))
+	}
+	f.Add(mosaictest.NewCertSigner(f, "fuzz@example.com").Request(f, []byte("seed")))
+	d, err := entry.NewDecoder(entry.DefaultLimits, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		e, err := d.Decode(body)
+		if err != nil {
+			var invalid *entry.InvalidError
+			var limit *entry.LimitError
+			if !errors.As(err, &invalid) && !errors.As(err, &limit) {
+				t.Fatalf("untyped error %T: %v", err, err)
+			}
+			if err.Error() == "" {
+				t.Fatal("empty error message")
+			}
+			return
+		}
+		if !json.Valid(e.Body) {
+			t.Fatalf("leaf is not JSON: %q", e.Body)
+		}
+		again, err := d.Decode(body)
+		if err != nil || !bytes.Equal(again.Body, e.Body) {
+			t.Fatalf("second decode differs: %v", err)
+		}
+		if len(e.Body) > 65535 {
+			t.Fatalf("leaf of %d bytes cannot be stored in an entry bundle", len(e.Body))
+		}
+	})
+}

@@ -1,0 +1,177 @@
+package entry
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/x509"
+	"fmt"
+
+	"github.com/cyberphone/json-canonicalization/go/src/webpki.org/jsoncanonicalizer"
+	v1 "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
+	pb "github.com/sigstore/rekor-tiles/v2/pkg/generated/protobuf"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/sigstore/sigstore/pkg/signature/options"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+// Kind and version of hashedrekord entries, as Rekor v2 names them.
+const (
+	HashedRekordKind    = "hashedrekord"
+	HashedRekordVersion = "0.0.2"
+)
+
+// hashedRekord validates a hashedrekord v0.0.2 request and returns its leaf.
+// Checks run cheapest first; the signature is verified last.
+func (d *Decoder) hashedRekord(req *pb.HashedRekordRequestV002) (*Entry, error) {
+	if len(req.GetDigest()) == 0 {
+		return nil, invalidf("hashedRekordRequestV002.digest is missing")
+	}
+	sig := req.GetSignature()
+	if sig == nil {
+		return nil, invalidf("hashedRekordRequestV002.signature is missing")
+	}
+	if len(sig.GetContent()) == 0 {
+		return nil, invalidf("signature.content is missing")
+	}
+	if n := len(sig.GetContent()); n > d.limits.MaxSignatureBytes {
+		return nil, &LimitError{Limit: "max-signature-bytes", Max: d.limits.MaxSignatureBytes, Got: n}
+	}
+	ver := sig.GetVerifier()
+	if ver == nil {
+		return nil, invalidf("signature.verifier is missing")
+	}
+	kd := ver.GetKeyDetails()
+	alg, err := d.algorithm(kd)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := d.verifierKey(ver)
+	if err != nil {
+		return nil, err
+	}
+	if err := keyMatches(kd, alg, pub); err != nil {
+		return nil, err
+	}
+	hash := alg.GetHashType()
+	if got, want := len(req.GetDigest()), hash.Size(); got != want {
+		return nil, invalidf("digest is %d bytes but %s signs a %s digest of %d bytes", got, kd, hash, want)
+	}
+	if err := verifySignature(pub, hash, req.GetDigest(), sig.GetContent()); err != nil {
+		return nil, err
+	}
+	body, err := canonicalHashedRekord(req.GetDigest(), alg.GetProtoHashType(), sig)
+	if err != nil {
+		return nil, err
+	}
+	return &Entry{Kind: HashedRekordKind, Version: HashedRekordVersion, Body: body}, nil
+}
+
+// algorithm checks that kd is a known, allowed, digest-signing algorithm.
+func (d *Decoder) algorithm(kd v1.PublicKeyDetails) (signature.AlgorithmDetails, error) {
+	if kd == v1.PublicKeyDetails_PUBLIC_KEY_DETAILS_UNSPECIFIED {
+		return signature.AlgorithmDetails{}, invalidf("signature.verifier.keyDetails is missing (allowed: %s)", d.names)
+	}
+	alg, err := signature.GetAlgorithmDetails(kd)
+	if err != nil || !d.allowed[kd] || alg.GetHashType() == crypto.Hash(0) {
+		return signature.AlgorithmDetails{}, invalidf("unsupported signing algorithm %s (allowed: %s)", kd, d.names)
+	}
+	return alg, nil
+}
+
+// verifierKey extracts the public key from a verifier's public key or
+// certificate, enforcing size limits before parsing.
+func (d *Decoder) verifierKey(ver *pb.Verifier) (crypto.PublicKey, error) {
+	switch v := ver.GetVerifier().(type) {
+	case *pb.Verifier_PublicKey:
+		raw := v.PublicKey.GetRawBytes()
+		if len(raw) == 0 {
+			return nil, invalidf("signature.verifier.publicKey.rawBytes is missing")
+		}
+		if len(raw) > d.limits.MaxKeyBytes {
+			return nil, &LimitError{Limit: "max-key-bytes", Max: d.limits.MaxKeyBytes, Got: len(raw)}
+		}
+		pub, err := x509.ParsePKIXPublicKey(raw)
+		if err != nil {
+			return nil, invalidf("signature.verifier.publicKey.rawBytes is not a PKIX DER public key: %v", err)
+		}
+		return pub, nil
+	case *pb.Verifier_X509Certificate:
+		raw := v.X509Certificate.GetRawBytes()
+		if len(raw) == 0 {
+			return nil, invalidf("signature.verifier.x509Certificate.rawBytes is missing")
+		}
+		if len(raw) > d.limits.MaxCertificateBytes {
+			return nil, &LimitError{Limit: "max-certificate-bytes", Max: d.limits.MaxCertificateBytes, Got: len(raw)}
+		}
+		cert, err := x509.ParseCertificate(raw)
+		if err != nil {
+			return nil, invalidf("signature.verifier.x509Certificate.rawBytes is not a DER X.509 certificate: %v", err)
+		}
+		return cert.PublicKey, nil
+	default:
+		return nil, invalidf("signature.verifier must contain publicKey or x509Certificate")
+	}
+}
+
+// keyMatches checks that pub is the key type, size or curve kd names.
+func keyMatches(kd v1.PublicKeyDetails, alg signature.AlgorithmDetails, pub crypto.PublicKey) error {
+	one, err := signature.NewAlgorithmRegistryConfig([]v1.PublicKeyDetails{kd})
+	if err != nil {
+		return invalidf("unsupported signing algorithm %s", kd)
+	}
+	ok, err := one.IsAlgorithmPermitted(pub, alg.GetHashType())
+	if err != nil || !ok {
+		return invalidf("keyDetails %s does not match the submitted %s", kd, describeKey(pub))
+	}
+	return nil
+}
+
+func verifySignature(pub crypto.PublicKey, hash crypto.Hash, digest, sig []byte) error {
+	v, err := signature.LoadVerifierWithOpts(pub, options.WithHash(hash), options.WithED25519ph())
+	if err != nil {
+		return invalidf("cannot verify with the submitted %s: %v", describeKey(pub), err)
+	}
+	err = v.VerifySignature(bytes.NewReader(sig), nil, options.WithDigest(digest), options.WithCryptoSignerOpts(hash))
+	if err != nil {
+		return invalidf("signature does not verify over the digest with the submitted %s", describeKey(pub))
+	}
+	return nil
+}
+
+// canonicalHashedRekord builds the Entry Rekor v2 logs for this request and
+// returns its JCS canonical JSON. The signature is logged verbatim.
+func canonicalHashedRekord(digest []byte, hashAlg v1.HashAlgorithm, sig *pb.Signature) ([]byte, error) {
+	e := &pb.Entry{
+		Kind:       HashedRekordKind,
+		ApiVersion: HashedRekordVersion,
+		Spec: &pb.Spec{Spec: &pb.Spec_HashedRekordV002{HashedRekordV002: &pb.HashedRekordLogEntryV002{
+			Data:      &v1.HashOutput{Algorithm: hashAlg, Digest: digest},
+			Signature: sig,
+		}}},
+	}
+	js, err := protojson.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("encoding entry: %w", err)
+	}
+	canon, err := jsoncanonicalizer.Transform(js)
+	if err != nil {
+		return nil, fmt.Errorf("canonicalizing entry: %w", err)
+	}
+	return canon, nil
+}
+
+func describeKey(pub crypto.PublicKey) string {
+	d, err := signature.GetDefaultPublicKeyDetails(pub)
+	if err != nil {
+		return fmt.Sprintf("%T key", pub)
+	}
+	switch d {
+	case v1.PublicKeyDetails_PKIX_ED25519, v1.PublicKeyDetails_PKIX_ED25519_PH:
+		return "Ed25519 key"
+	}
+	n, err := signature.FormatSignatureAlgorithmFlag(d)
+	if err != nil {
+		return fmt.Sprintf("%T key", pub)
+	}
+	return n + " key"
+}

@@ -1,0 +1,340 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// integrateLoop integrates sequenced batches whenever woken (by this
+// frontend's sequencer or another's NOTIFY) and every integrateFallback.
+func (a *appender) integrateLoop(ctx context.Context) {
+	tick := time.NewTicker(integrateFallback)
+	defer tick.Stop()
+	var bo backoff
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.integrateWakes:
+		case <-tick.C:
+		}
+		for ctx.Err() == nil {
+			res, err := a.s.integrate(ctx, a.s.cfg.IntegrationBatchLimit)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				level := slog.LevelWarn
+				if errors.Is(err, ErrIntegrity) {
+					level = slog.LevelError
+				}
+				a.s.log.Log(ctx, level, "integration failed; will retry", "err", err)
+				if !a.retryWait(ctx, bo.next(), !errors.Is(err, ErrIntegrity)) {
+					return
+				}
+				continue
+			}
+			bo.reset()
+			if res.to > res.from {
+				a.wakePublisher()
+			}
+			if !res.more {
+				break
+			}
+		}
+	}
+}
+
+// retryWait waits d before a failed integration is retried, reporting
+// whether ctx is still live. With early set a wake-up ends the wait: it means
+// a sequencing transaction just committed (or LISTEN reconnected), so the
+// database answers again, and waiting out a backoff grown during an outage
+// would stall every add. Integrity failures are not retried early: new
+// batches do not repair them.
+func (a *appender) retryWait(ctx context.Context, d time.Duration, early bool) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	var wakes <-chan struct{}
+	if early {
+		wakes = a.integrateWakes
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-wakes:
+		return true
+	case <-t.C:
+		return true
+	}
+}
+
+// integration reports what one integration transaction did.
+type integration struct {
+	from, to uint64 // tree size before and after
+	more     bool   // the batch limit was reached: more may be pending
+}
+
+// integrate appends pending sequenced batches to the tree in one
+// transaction, if this frontend wins the int_coord row lock (another
+// frontend holding it is integrating: nothing to do here).
+func (s *Store) integrate(ctx context.Context, limit int) (integration, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*s.cfg.StatementTimeout)
+	defer cancel()
+	// Most wake-ups (the fallback ticker, other logs' notifications) find
+	// nothing to do: check without taking the lock first.
+	var idle bool
+	err := s.pool.QueryRow(ctx, `SELECT (SELECT next FROM seq_coord WHERE log_id = $1) <=
+		(SELECT size FROM int_coord WHERE log_id = $1)`, s.cfg.LogID).Scan(&idle)
+	if err == nil && idle {
+		return integration{}, nil
+	}
+	start := time.Now()
+	var res integration
+	var written *integrated
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		var size int64
+		var root []byte
+		err := tx.QueryRow(ctx, `SELECT size, root FROM int_coord WHERE log_id = $1 FOR UPDATE SKIP LOCKED`,
+			s.cfg.LogID).Scan(&size, &root)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("locking int_coord: %w", err)
+		}
+		res.from, res.to = uint64(size), uint64(size)
+		pending, err := s.pendingEntries(ctx, tx, uint64(size), limit)
+		if err != nil || len(pending.entries) == 0 {
+			return err
+		}
+		if written, err = s.extend(ctx, tx, uint64(size), root, pending); err != nil {
+			return err
+		}
+		res.to, res.more = written.size, pending.more
+		return nil
+	})
+	if err != nil {
+		s.metrics.observeTx("integrate", start, err)
+		if errors.Is(err, ErrIntegrity) {
+			s.metrics.integrityFailures.Inc()
+		}
+		return integration{}, fmt.Errorf("integrating from %d: %w", res.from, err)
+	}
+	if written != nil {
+		s.metrics.observeTx("integrate", start, nil)
+		s.metrics.integratedSize.Set(float64(written.size))
+		s.cacheFull(written)
+	}
+	return res, nil
+}
+
+// maxIntegrationBytes bounds the sequenced data one integration reads (past
+// the first batch), so that large entries cannot make it hold gigabytes.
+const maxIntegrationBytes = 64 << 20
+
+// errEnough stops reading sequenced batches once maxIntegrationBytes is read.
+var errEnough = errors.New("integration batch is full")
+
+// pending is the sequenced work read by one integration.
+type pending struct {
+	entries []sequenced
+	rows    int  // seq rows they came from
+	bytes   int  // size of those rows
+	more    bool // the read stopped at a limit
+}
+
+// pendingEntries reads the seq rows continuing a tree of the given size, up
+// to about limit entries, and checks that they continue it exactly.
+func (s *Store) pendingEntries(ctx context.Context, tx pgx.Tx, size uint64, limit int) (pending, error) {
+	var p pending
+	// Every row below size+limit: rows that start below size should have
+	// been deleted when they were integrated, and are reported.
+	rows, err := tx.Query(ctx, `SELECT seq, n, v FROM seq WHERE log_id = $1 AND seq < $2 ORDER BY seq`,
+		s.cfg.LogID, int64(size)+int64(limit))
+	if err != nil {
+		return p, fmt.Errorf("reading sequenced batches: %w", err)
+	}
+	next := size
+	var seq int64
+	var n int
+	var v []byte
+	_, err = pgx.ForEachRow(rows, []any{&seq, &n, &v}, func() error {
+		if uint64(seq) != next {
+			what := "gap"
+			if uint64(seq) < next {
+				what = "overlap"
+			}
+			return fmt.Errorf("%w: %s in sequenced batches: expected a batch at %d, found one at %d (tree size %d)",
+				ErrIntegrity, what, next, seq, size)
+		}
+		batch, err := decodeBatch(v)
+		if err != nil || len(batch) != n {
+			return fmt.Errorf("%w: sequenced batch at %d (%d entries) is corrupt: %d decoded, error %v",
+				ErrIntegrity, seq, n, len(batch), err)
+		}
+		p.entries = append(p.entries, batch...)
+		p.rows++
+		next += uint64(n)
+		if p.bytes += len(v); p.bytes >= maxIntegrationBytes {
+			return errEnough
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errEnough) {
+		return p, fmt.Errorf("reading sequenced batches: %w", err)
+	}
+	p.more = err != nil || next-size >= uint64(limit)
+	return p, nil
+}
+
+// integrated is what extend wrote.
+type integrated struct {
+	size    uint64
+	tiles   map[tileKey][]byte
+	bundles map[uint64]*bundle
+}
+
+// extend appends the pending entries to the tree of the given size and root
+// and writes the result: changed tiles and bundles, the new size and root,
+// and the deletion of the consumed seq rows.
+func (s *Store) extend(ctx context.Context, tx pgx.Tx, size uint64, root []byte, p pending) (*integrated, error) {
+	edge, partial, err := s.loadEdge(ctx, tx, size)
+	if err != nil {
+		return nil, err
+	}
+	tree, err := newTreeExtender(size, root, edge)
+	if err != nil {
+		return nil, err
+	}
+	leaves := make([][]byte, len(p.entries))
+	data := make([][]byte, len(p.entries))
+	for i, e := range p.entries {
+		leaves[i], data[i] = e.leafHash, e.bundleData
+	}
+	if err := tree.append(leaves); err != nil {
+		return nil, err
+	}
+	newRoot, err := tree.root()
+	if err != nil {
+		return nil, err
+	}
+	bundles, err := extendBundles(size, partial, data)
+	if err != nil {
+		return nil, err
+	}
+	out := &integrated{size: size + uint64(len(p.entries)), tiles: tree.changed(), bundles: bundles}
+	if err := s.writeIntegration(ctx, tx, size, newRoot, out, p.rows); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// loadEdge reads the right-edge tiles and the partial bundle of a tree of
+// the given size.
+func (s *Store) loadEdge(ctx context.Context, tx pgx.Tx, size uint64) (map[tileKey][]byte, *bundle, error) {
+	keys := rightEdge(size)
+	levels, idxs := make([]int16, len(keys)), make([]int64, len(keys))
+	for i, k := range keys {
+		levels[i], idxs[i] = int16(k.level), int64(k.index)
+	}
+	rows, err := tx.Query(ctx, `SELECT level, idx, data FROM tiles WHERE log_id = $1
+		AND (level, idx) IN (SELECT * FROM unnest($2::smallint[], $3::bigint[]))`, s.cfg.LogID, levels, idxs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading right-edge tiles: %w", err)
+	}
+	edge := make(map[tileKey][]byte, len(keys))
+	var level int16
+	var idx int64
+	var data []byte
+	_, err = pgx.ForEachRow(rows, []any{&level, &idx, &data}, func() error {
+		edge[tileKey{level: uint64(level), index: uint64(idx)}] = data
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading right-edge tiles: %w", err)
+	}
+	if size%bundleWidth == 0 {
+		return edge, nil, nil
+	}
+	var n int
+	var ends []byte
+	bi := size / bundleWidth
+	err = tx.QueryRow(ctx, `SELECT n, ends, data FROM bundles WHERE log_id = $1 AND idx = $2`,
+		s.cfg.LogID, int64(bi)).Scan(&n, &ends, &data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil, fmt.Errorf("%w: entry bundle %d is missing from a tree of size %d", ErrIntegrity, bi, size)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading entry bundle %d: %w", bi, err)
+	}
+	partial, err := decodeBundle(n, ends, data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("entry bundle %d: %w", bi, err)
+	}
+	return edge, partial, nil
+}
+
+// writeIntegration stores an integration's results in one round trip.
+func (s *Store) writeIntegration(ctx context.Context, tx pgx.Tx, from uint64, root []byte, out *integrated, rows int) error {
+	id := s.cfg.LogID
+	var tl []int16
+	var ti []int64
+	var td [][]byte
+	for k, data := range out.tiles {
+		tl, ti, td = append(tl, int16(k.level)), append(ti, int64(k.index)), append(td, data)
+	}
+	var bi []int64
+	var bn []int32
+	var be, bd [][]byte
+	for i, b := range out.bundles {
+		bi, bn = append(bi, int64(i)), append(bn, int32(b.n()))
+		be, bd = append(be, b.encodeEnds()), append(bd, b.data)
+	}
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO tiles (log_id, level, idx, data)
+		SELECT $1, t.level, t.idx, t.data FROM unnest($2::smallint[], $3::bigint[], $4::bytea[]) AS t(level, idx, data)
+		ON CONFLICT (log_id, level, idx) DO UPDATE SET data = EXCLUDED.data`, id, tl, ti, td)
+	b.Queue(`INSERT INTO bundles (log_id, idx, n, ends, data)
+		SELECT $1, b.idx, b.n, b.ends, b.data FROM unnest($2::bigint[], $3::integer[], $4::bytea[], $5::bytea[]) AS b(idx, n, ends, data)
+		ON CONFLICT (log_id, idx) DO UPDATE SET n = EXCLUDED.n, ends = EXCLUDED.ends, data = EXCLUDED.data`, id, bi, bn, be, bd)
+	b.Queue(`UPDATE int_coord SET size = $2, root = $3 WHERE log_id = $1 AND size = $4`, id, int64(out.size), root, int64(from))
+	b.Queue(`DELETE FROM seq WHERE log_id = $1 AND seq >= $2 AND seq < $3`, id, int64(from), int64(out.size))
+	want := []struct {
+		what string
+		n    int
+	}{{"tiles", len(td)}, {"entry bundles", len(bd)}, {"int_coord", 1}, {"consumed seq rows", rows}}
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+	for _, w := range want {
+		tag, err := br.Exec()
+		if err != nil {
+			return fmt.Errorf("writing %s: %w", w.what, err)
+		}
+		if tag.RowsAffected() != int64(w.n) {
+			return fmt.Errorf("%w: writing %s changed %d rows, want %d", ErrIntegrity, w.what, tag.RowsAffected(), w.n)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return fmt.Errorf("writing integration: %w", err)
+	}
+	return nil
+}
+
+// cacheFull keeps the full tiles and bundles of a committed integration.
+func (s *Store) cacheFull(out *integrated) {
+	for k, data := range out.tiles {
+		if len(data) == fullTileBytes {
+			s.cache.addTile(k, data)
+		}
+	}
+	for i, b := range out.bundles {
+		if b.n() == bundleWidth {
+			s.cache.addBundle(i, b)
+		}
+	}
+}

@@ -1,0 +1,308 @@
+// Package log is Mosaic's transparency log service over Tessera.
+//
+// It owns the Tessera appender lifecycle (batching, antispam, checkpoint
+// signing) and answers the questions the HTTP layer asks: add this leaf and
+// return its index, a signed checkpoint that covers it and an inclusion proof
+// against that checkpoint; read the checkpoint, a tile or an entry bundle.
+//
+// Durability contract: Add returns an index only after the storage driver has
+// made the entry durable and a checkpoint covering it has been published, so
+// an acknowledged entry survives a crash of this process. Proofs are computed
+// from the same tiles any tlog-tiles client reads, never from a second copy.
+package log
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/mosaiclog/mosaic/pkg/note"
+	"github.com/transparency-dev/formats/log"
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"github.com/transparency-dev/tessera"
+	"github.com/transparency-dev/tessera/client"
+	sumdbnote "golang.org/x/mod/sumdb/note"
+)
+
+// ErrPushback means the log is overloaded and the client should retry later.
+var ErrPushback = tessera.ErrPushback
+
+// ErrNotFound means the requested resource (checkpoint, tile, bundle) does
+// not exist (yet).
+var ErrNotFound = os.ErrNotExist
+
+// ErrShuttingDown means the log no longer accepts entries.
+var ErrShuttingDown = errors.New("log is shutting down")
+
+// Config is what a Log needs beyond its storage driver.
+type Config struct {
+	Origin string
+	// Key signs checkpoints.
+	Key crypto.Signer
+	// BatchMaxSize and BatchMaxAge bound Tessera's sequencing batches.
+	BatchMaxSize uint
+	BatchMaxAge  time.Duration
+	// CheckpointInterval is the least time between two published
+	// checkpoints; CheckpointRepublishInterval re-signs an unchanged tree
+	// so readers can tell the log is alive.
+	CheckpointInterval          time.Duration
+	CheckpointRepublishInterval time.Duration
+	// AwaitPoll is how often waiting adds look for a new checkpoint.
+	AwaitPoll time.Duration
+	// PushbackMaxOutstanding bounds sequenced-but-unintegrated entries.
+	PushbackMaxOutstanding uint
+	// AntispamInMemory is the size of the in-memory dedup cache; Antispam
+	// is the persistent dedup, or nil.
+	AntispamInMemory uint
+	Antispam         tessera.Antispam
+	// TileCacheSize is the number of tiles and bundles kept in memory.
+	TileCacheSize int
+	Logger        *slog.Logger
+	Metrics       *Metrics
+}
+
+// Log is a running transparency log. Its methods are safe for concurrent use.
+type Log struct {
+	origin   string
+	logID    []byte
+	pub      crypto.PublicKey
+	verifier sumdbnote.Verifier
+	logger   *slog.Logger
+	metrics  *Metrics
+
+	appender *tessera.Appender
+	shutdown func(context.Context) error
+	reader   *cachedReader
+	awaiter  *awaiter
+	// stopAwaiter ends the awaiter's poll loop; called by Close.
+	stopAwaiter context.CancelFunc
+
+	// mu guards closed, set once by Close.
+	mu     sync.Mutex
+	closed bool
+
+	// cpMu guards lastRaw and lastCP: the latest checkpoint verified, so
+	// that the many adds a checkpoint covers verify its signature once.
+	cpMu    sync.Mutex
+	lastRaw []byte
+	lastCP  *log.Checkpoint
+}
+
+// New starts a log on driver.
+func New(ctx context.Context, driver tessera.Driver, cfg Config) (*Log, error) {
+	if err := note.ValidOrigin(cfg.Origin); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
+	}
+	pub := cfg.Key.Public()
+	signer, err := note.NewSigner(ctx, cfg.Origin, cfg.Key)
+	if err != nil {
+		return nil, err
+	}
+	verifier, err := note.NewVerifier(cfg.Origin, pub)
+	if err != nil {
+		return nil, err
+	}
+	logID, err := note.LogID(cfg.Origin, pub)
+	if err != nil {
+		return nil, err
+	}
+	opts := tessera.NewAppendOptions().
+		WithCheckpointSigner(signer).
+		WithBatching(cfg.BatchMaxSize, cfg.BatchMaxAge).
+		WithCheckpointInterval(cfg.CheckpointInterval).
+		WithCheckpointRepublishInterval(cfg.CheckpointRepublishInterval).
+		WithPushback(cfg.PushbackMaxOutstanding).
+		WithAntispam(cfg.AntispamInMemory, cfg.Antispam)
+	appender, shutdown, reader, err := tessera.NewAppender(ctx, driver, opts)
+	if err != nil {
+		return nil, fmt.Errorf("starting Tessera appender: %w", err)
+	}
+	cr, err := newCachedReader(reader, cfg.TileCacheSize)
+	if err != nil {
+		return nil, err
+	}
+	awaitCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	l := &Log{
+		origin:      cfg.Origin,
+		logID:       logID,
+		pub:         pub,
+		verifier:    verifier,
+		logger:      cfg.Logger,
+		metrics:     cfg.Metrics,
+		appender:    appender,
+		shutdown:    shutdown,
+		reader:      cr,
+		stopAwaiter: stop,
+	}
+	l.awaiter = newAwaiter(awaitCtx, cfg.AwaitPoll, func(ctx context.Context) ([]byte, uint64, error) {
+		cp, raw, err := l.Checkpoint(ctx)
+		if err != nil {
+			return nil, 0, err
+		}
+		return raw, cp.Size, nil
+	})
+	return l, nil
+}
+
+// Origin is the checkpoint origin (the log's name in signed notes).
+func (l *Log) Origin() string { return l.origin }
+
+// LogID is the 32-byte log ID clients find the log's key by.
+func (l *Log) LogID() []byte { return l.logID }
+
+// PublicKey is the checkpoint verification key.
+func (l *Log) PublicKey() crypto.PublicKey { return l.pub }
+
+// Verifier verifies this log's checkpoints.
+func (l *Log) Verifier() sumdbnote.Verifier { return l.verifier }
+
+// Added is the result of a successful Add.
+type Added struct {
+	Index uint64
+	// Duplicate is set when an equal leaf was already in the log; Index is
+	// then that earlier entry's index.
+	Duplicate bool
+	// Checkpoint is the signed note, as published, that commits to Index.
+	Checkpoint []byte
+	Size       uint64
+	Root       []byte
+	// Proof is the inclusion proof of Index in the tree of Size.
+	Proof [][]byte
+}
+
+// Add appends leaf and returns once a published checkpoint covers it. If
+// ctx ends after the entry was stored but before a checkpoint covered it, the
+// error is an *UnpublishedError naming its index. An
+// equal leaf already in the log is not appended again: the result names the
+// existing index, with Duplicate set, and proves it like a new one.
+func (l *Log) Add(ctx context.Context, leaf []byte) (*Added, error) {
+	if l.isClosed() {
+		return nil, ErrShuttingDown
+	}
+	start := time.Now()
+	idx, err := l.appender.Add(ctx, tessera.NewEntry(leaf))()
+	if err != nil {
+		if errors.Is(err, tessera.ErrPushback) {
+			l.metrics.pushbacks.Inc()
+		}
+		return nil, fmt.Errorf("appending entry: %w", err)
+	}
+	// The entry is durable from here on; wait for a checkpoint to cover it.
+	cpRaw, err := l.awaiter.wait(ctx, idx.Index)
+	if err != nil {
+		return nil, err
+	}
+	cp, err := l.parseCheckpoint(cpRaw)
+	if err != nil {
+		return nil, err
+	}
+	hashes, err := l.inclusionProof(ctx, idx.Index, cp.Size)
+	if err != nil {
+		return nil, err
+	}
+	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, idx.Index, cp.Size, rfc6962.DefaultHasher.HashLeaf(leaf), hashes, cp.Hash); err != nil {
+		// Never hand out a proof that does not verify: this is an
+		// integrity failure of the log's own storage.
+		l.metrics.integrityFailures.Inc()
+		l.logger.Error("inclusion proof for a new entry does not verify", "index", idx.Index, "size", cp.Size, "err", err)
+		return nil, fmt.Errorf("integrity failure: inclusion proof of %d in %d does not verify: %w", idx.Index, cp.Size, err)
+	}
+	if idx.IsDup {
+		l.metrics.duplicates.Inc()
+	} else {
+		l.metrics.appended.Inc()
+		l.metrics.addLatency.Observe(time.Since(start).Seconds())
+	}
+	return &Added{Index: idx.Index, Duplicate: idx.IsDup, Checkpoint: cpRaw, Size: cp.Size, Root: cp.Hash, Proof: hashes}, nil
+}
+
+// Checkpoint returns the latest published checkpoint, verified and parsed.
+func (l *Log) Checkpoint(ctx context.Context) (*log.Checkpoint, []byte, error) {
+	raw, err := l.reader.ReadCheckpoint(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading checkpoint: %w", err)
+	}
+	cp, err := l.parseCheckpoint(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cp, raw, nil
+}
+
+func (l *Log) parseCheckpoint(raw []byte) (*log.Checkpoint, error) {
+	l.cpMu.Lock()
+	if bytes.Equal(raw, l.lastRaw) {
+		cp := *l.lastCP
+		l.cpMu.Unlock()
+		return &cp, nil
+	}
+	l.cpMu.Unlock()
+	cp, _, _, err := log.ParseCheckpoint(raw, l.origin, l.verifier)
+	if err != nil {
+		l.metrics.integrityFailures.Inc()
+		return nil, fmt.Errorf("integrity failure: the stored checkpoint does not verify: %w", err)
+	}
+	l.cpMu.Lock()
+	l.lastRaw, l.lastCP = bytes.Clone(raw), cp
+	l.cpMu.Unlock()
+	c := *cp
+	return &c, nil
+}
+
+// inclusionProof builds the proof of index in the tree of size from tiles.
+func (l *Log) inclusionProof(ctx context.Context, index, size uint64) ([][]byte, error) {
+	pb, err := client.NewProofBuilder(ctx, size, l.reader.ReadTile)
+	if err != nil {
+		return nil, fmt.Errorf("building proof for tree size %d: %w", size, err)
+	}
+	hashes, err := pb.InclusionProof(ctx, index)
+	if err != nil {
+		return nil, fmt.Errorf("building inclusion proof of %d in %d: %w", index, size, err)
+	}
+	return hashes, nil
+}
+
+// ReadTile returns the hash tile at level/index with exactly width hashes
+// (width 0: a full tile of 256).
+func (l *Log) ReadTile(ctx context.Context, level, index uint64, width uint8) ([]byte, error) {
+	return l.reader.tile(ctx, level, index, width)
+}
+
+// ReadEntryBundle returns the entry bundle index with exactly width entries
+// (width 0: a full bundle of 256).
+func (l *Log) ReadEntryBundle(ctx context.Context, index uint64, width uint8) ([]byte, error) {
+	return l.reader.bundle(ctx, index, width)
+}
+
+// Close stops accepting entries and waits (bounded by ctx) until every
+// entry already handed an index is covered by a published checkpoint.
+func (l *Log) Close(ctx context.Context) error {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	err := l.shutdown(ctx)
+	l.stopAwaiter()
+	if err != nil {
+		return fmt.Errorf("shutting down appender: %w", err)
+	}
+	return nil
+}
+
+func (l *Log) isClosed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
+}

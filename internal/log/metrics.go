@@ -1,0 +1,77 @@
+package log
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the log's Prometheus collectors. Construct with NewMetrics and
+// register Collectors() with the process's registry.
+type Metrics struct {
+	appended          prometheus.Counter
+	duplicates        prometheus.Counter
+	pushbacks         prometheus.Counter
+	integrityFailures prometheus.Counter
+	addLatency        prometheus.Histogram
+	treeSize          prometheus.Gauge
+	checkpointAge     prometheus.Gauge
+}
+
+// NewMetrics creates the log's collectors.
+func NewMetrics() *Metrics {
+	return &Metrics{
+		appended: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mosaic_log_entries_appended_total", Help: "New entries appended and proven to clients.",
+		}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mosaic_log_duplicates_total", Help: "Submissions whose entry was already in the log.",
+		}),
+		pushbacks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mosaic_log_pushbacks_total", Help: "Adds refused because the log was overloaded (HTTP 503).",
+		}),
+		integrityFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mosaic_log_integrity_failures_total",
+			Help: "Stored checkpoints or proofs that did not verify. Must stay zero.",
+		}),
+		addLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "mosaic_log_add_to_proof_seconds",
+			Help:    "Time from accepting an entry to holding its inclusion proof under a published checkpoint.",
+			Buckets: []float64{.01, .025, .05, .075, .1, .15, .2, .3, .5, .75, 1, 2, 5, 10, 30},
+		}),
+		treeSize: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mosaic_log_tree_size_entries", Help: "Size of the latest published checkpoint.",
+		}),
+		checkpointAge: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mosaic_log_checkpoint_age_seconds", Help: "Age of the latest published checkpoint.",
+		}),
+	}
+}
+
+// Collectors returns every collector, for registration.
+func (m *Metrics) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.appended, m.duplicates, m.pushbacks, m.integrityFailures,
+		m.addLatency, m.treeSize, m.checkpointAge}
+}
+
+// WatchCheckpoint keeps the tree size and checkpoint age gauges current
+// until ctx ends. publishedAt reports when the latest checkpoint was
+// published.
+func (l *Log) WatchCheckpoint(ctx context.Context, every time.Duration, publishedAt func(context.Context) (time.Time, error)) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if cp, _, err := l.Checkpoint(ctx); err == nil {
+			l.metrics.treeSize.Set(float64(cp.Size))
+		}
+		if at, err := publishedAt(ctx); err == nil {
+			l.metrics.checkpointAge.Set(time.Since(at).Seconds())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

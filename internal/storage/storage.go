@@ -1,0 +1,116 @@
+// Package storage opens the log store named by mosaicd's --storage flag.
+//
+// A store is a Tessera driver plus the few things mosaicd needs around it: a
+// liveness probe for /readyz, the log's recorded identity (origin and public
+// key, fixed when the log is created), and an optional persistent antispam
+// (deduplication) implementation. Each backend lives in its own package
+// (Tessera's POSIX driver for file:, internal/storage/postgres for
+// postgres://); this package only parses the URL and wires the choice.
+package storage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/transparency-dev/tessera"
+)
+
+// ErrIdentityMismatch is returned by BindIdentity when the store was created
+// for another origin or public key. mosaicd refuses to serve in that case.
+var ErrIdentityMismatch = errors.New("log identity mismatch")
+
+// Identity is what a log is: the checkpoint origin and the public key (PKIX
+// DER) that signs its checkpoints. It never changes over a log's lifetime.
+type Identity struct {
+	Origin    string `json:"origin"`
+	PublicKey []byte `json:"public_key"`
+}
+
+// Backend is an opened store.
+type Backend interface {
+	// Driver is the Tessera driver passed to tessera.NewAppender.
+	Driver() tessera.Driver
+	// Antispam is the persistent deduplication to install with
+	// AppendOptions.WithAntispam, or nil when the driver deduplicates itself
+	// (or the backend offers none).
+	Antispam() tessera.Antispam
+	// Ping reports whether the store answers; /readyz uses it.
+	Ping(ctx context.Context) error
+	// CheckpointPublishedAt is when the latest checkpoint was published
+	// (or re-published), so readiness can require a fresh one.
+	CheckpointPublishedAt(ctx context.Context) (time.Time, error)
+	// RecordIdentity stores id if the store holds no identity yet, atomically
+	// with respect to other processes, and returns the identity the store
+	// holds afterwards (id itself on first use).
+	RecordIdentity(ctx context.Context, id Identity) (Identity, error)
+	// Kind names the backend for logs and metrics ("posix", "postgres").
+	Kind() string
+	// Close releases the store's resources.
+	Close() error
+}
+
+// IsPostgres reports whether spec names a PostgreSQL database.
+func IsPostgres(spec string) bool {
+	return strings.HasPrefix(spec, "postgres://") || strings.HasPrefix(spec, "postgresql://")
+}
+
+// BindIdentity records id in b on first use and afterwards fails with an
+// error wrapping ErrIdentityMismatch when id differs from what b recorded, so
+// that a log's key and origin cannot change under its published checkpoints.
+func BindIdentity(ctx context.Context, b Backend, where string, id Identity) error {
+	recorded, err := b.RecordIdentity(ctx, id)
+	if err != nil {
+		return fmt.Errorf("recording log identity in %s: %w", where, err)
+	}
+	switch {
+	case recorded.Origin == id.Origin && bytes.Equal(recorded.PublicKey, id.PublicKey):
+		return nil
+	case recorded.Origin != id.Origin:
+		return fmt.Errorf("%w: %s was created with origin %q but mosaicd is configured with origin %q; "+
+			"start with --origin %q, or use a new store for a new log",
+			ErrIdentityMismatch, where, recorded.Origin, id.Origin, recorded.Origin)
+	default:
+		return fmt.Errorf("%w: %s was created with another checkpoint signing key; "+
+			"start with the key the log was created with, or use a new store for a new log",
+			ErrIdentityMismatch, where)
+	}
+}
+
+// Open opens the store named by spec: "file:DIR" (or a bare path) for the
+// embedded POSIX store, "postgres://..." for PostgreSQL.
+func Open(ctx context.Context, spec string, opts Options) (Backend, error) {
+	switch {
+	case IsPostgres(spec):
+		return OpenPostgres(ctx, spec, opts)
+	case strings.HasPrefix(spec, "file:"):
+		return OpenPosix(ctx, strings.TrimPrefix(spec, "file:"))
+	case strings.Contains(spec, "://"):
+		return nil, fmt.Errorf("unknown storage %q: want file:DIR or postgres://...", spec)
+	case spec == "":
+		return nil, errors.New("no storage given: want file:DIR or postgres://...")
+	default:
+		return OpenPosix(ctx, spec)
+	}
+}
+
+// Ready reports whether a server on b should take traffic: the store
+// answers and its latest checkpoint was published within maxAge. A log that
+// has stopped publishing is not healthy, however well it answers.
+func Ready(ctx context.Context, b Backend, maxAge time.Duration) error {
+	if err := b.Ping(ctx); err != nil {
+		return fmt.Errorf("storage does not answer: %w", err)
+	}
+	at, err := b.CheckpointPublishedAt(ctx)
+	if err != nil {
+		return fmt.Errorf("no published checkpoint yet: %w", err)
+	}
+	if age := time.Since(at); age > maxAge {
+		return fmt.Errorf("the latest checkpoint is %s old (limit %s): checkpoints are not being published",
+			age.Round(time.Second), maxAge)
+	}
+	return nil
+}

@@ -1,0 +1,144 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/mosaiclog/mosaic/internal/entry"
+	mlog "github.com/mosaiclog/mosaic/internal/log"
+	v1 "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
+	rekorpb "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+// responseJSON encodes responses as Rekor v2's gateway does: zero values
+// are written out (logIndex "0", integratedTime "0", inclusionPromise null).
+var responseJSON = protojson.MarshalOptions{EmitUnpopulated: true}
+
+// retryAfterSeconds is what a pushed-back client is told to wait.
+const retryAfterSeconds = 1
+
+// createEntry is Rekor v2's CreateEntry: a protobuf-JSON CreateEntryRequest
+// in, 201 and a TransparencyLogEntry out once a published checkpoint covers
+// the entry.
+func (s *server) createEntry(w http.ResponseWriter, r *http.Request) {
+	body, ok := s.readBody(w, r)
+	if !ok {
+		return
+	}
+	e, err := s.cfg.Decoder.Decode(body)
+	if err != nil {
+		s.entryError(w, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.AddTimeout)
+	defer cancel()
+	added, err := s.cfg.Log.Add(ctx, e.Body)
+	if err != nil {
+		s.addError(w, r, err)
+		return
+	}
+	if added.Duplicate {
+		w.Header().Set("X-Log-Index", strconv.FormatUint(added.Index, 10))
+		writeError(w, http.StatusConflict, "an equal entry already exists in the log at index %d", added.Index)
+		return
+	}
+	out, err := responseJSON.Marshal(s.logEntry(e, added))
+	if err != nil {
+		s.cfg.Logger.Error("encoding TransparencyLogEntry", "err", err)
+		writeError(w, http.StatusInternalServerError, "encoding the response failed; the entry is at index %d", added.Index)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	_, _ = w.Write(out)
+}
+
+// readBody reads the request body within the size limit. On failure it has
+// already written the response.
+func (s *server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	max := s.cfg.MaxRequestBytes
+	if r.ContentLength > max {
+		writeError(w, http.StatusRequestEntityTooLarge,
+			"request body of %d bytes exceeds the limit of %d bytes (max-request-bytes)", r.ContentLength, max)
+		return nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge,
+			"request body exceeds the limit of %d bytes (max-request-bytes); more than %d bytes were sent", max, max)
+		return nil, false
+	case err != nil:
+		writeError(w, http.StatusBadRequest, "reading request body: %v", err)
+		return nil, false
+	case len(body) == 0:
+		writeError(w, http.StatusBadRequest, "request body is empty; want a JSON CreateEntryRequest")
+		return nil, false
+	}
+	return body, true
+}
+
+func (s *server) entryError(w http.ResponseWriter, err error) {
+	var invalid *entry.InvalidError
+	var limit *entry.LimitError
+	switch {
+	case errors.As(err, &limit):
+		writeError(w, http.StatusRequestEntityTooLarge, "%s", limit.Error())
+	case errors.As(err, &invalid):
+		writeError(w, http.StatusBadRequest, "%s", invalid.Msg)
+	default:
+		s.cfg.Logger.Error("validating entry", "err", err)
+		writeError(w, http.StatusInternalServerError, "validating the entry failed")
+	}
+}
+
+func (s *server) addError(w http.ResponseWriter, r *http.Request, err error) {
+	var unpublished *mlog.UnpublishedError
+	switch {
+	case errors.As(err, &unpublished) && r.Context().Err() == nil:
+		// Stored, but no checkpoint covered it within the add timeout.
+		w.Header().Set("X-Log-Index", strconv.FormatUint(unpublished.Index, 10))
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+		writeError(w, http.StatusGatewayTimeout, "the entry is stored at index %d but no checkpoint covering it was "+
+			"published within %s; retrying with the same entry is safe", unpublished.Index, s.cfg.AddTimeout)
+	case errors.Is(err, mlog.ErrPushback):
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+		writeError(w, http.StatusServiceUnavailable, "the log is at capacity (%v); retry after %d s", err, retryAfterSeconds)
+	case errors.Is(err, mlog.ErrShuttingDown):
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+		writeError(w, http.StatusServiceUnavailable, "the server is shutting down; retry against another instance")
+	case errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil:
+		writeError(w, http.StatusGatewayTimeout, "no checkpoint covering the entry was published within %s; "+
+			"retrying with the same entry is safe", s.cfg.AddTimeout)
+	case r.Context().Err() != nil:
+		// The client went away; nobody reads this.
+		writeError(w, http.StatusServiceUnavailable, "request cancelled")
+	default:
+		s.cfg.Logger.Error("adding entry", "err", err)
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+		writeError(w, http.StatusServiceUnavailable, "the log could not store the entry right now; retrying with the same entry is safe")
+	}
+}
+
+// logEntry builds the TransparencyLogEntry Rekor v2 returns: no integrated
+// time and no inclusion promise; trust comes from the proof and checkpoint.
+func (s *server) logEntry(e *entry.Entry, a *mlog.Added) *rekorpb.TransparencyLogEntry {
+	return &rekorpb.TransparencyLogEntry{
+		LogIndex:    int64(a.Index),
+		LogId:       &v1.LogId{KeyId: s.cfg.Log.LogID()},
+		KindVersion: &rekorpb.KindVersion{Kind: e.Kind, Version: e.Version},
+		InclusionProof: &rekorpb.InclusionProof{
+			LogIndex:   int64(a.Index),
+			RootHash:   a.Root,
+			TreeSize:   int64(a.Size),
+			Hashes:     a.Proof,
+			Checkpoint: &rekorpb.Checkpoint{Envelope: string(a.Checkpoint)},
+		},
+		CanonicalizedBody: e.Body,
+	}
+}

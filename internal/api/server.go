@@ -1,0 +1,95 @@
+// Package api serves Mosaic's HTTP API: the Rekor v2 write endpoint, the
+// C2SP tlog-tiles read endpoints under /api/v2, and the operational routes.
+//
+// This package alone maps errors to HTTP status codes. Every refusal is a JSON
+// body {"code": <gRPC code>, "message": "...", "details": []}, the shape
+// Rekor v2's gateway returns, with a message that says what was wrong; a
+// client error is never a 500.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/mosaiclog/mosaic/internal/entry"
+	mlog "github.com/mosaiclog/mosaic/internal/log"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Config is everything the HTTP layer needs.
+type Config struct {
+	Log     *mlog.Log
+	Decoder *entry.Decoder
+	// MaxRequestBytes bounds a write request's body.
+	MaxRequestBytes int64
+	// AddTimeout bounds how long a write waits for its proof.
+	AddTimeout time.Duration
+	// Ready reports whether the server should take traffic (see /readyz).
+	Ready func(ctx context.Context) error
+	// Gatherer serves /metrics; nil disables the route.
+	Gatherer prometheus.Gatherer
+	// OpenAPI is the API document served at /openapi.yaml.
+	OpenAPI []byte
+	Metrics *Metrics
+	Logger  *slog.Logger
+}
+
+type server struct {
+	cfg Config
+}
+
+// NewHandler returns the HTTP handler for cfg.
+func NewHandler(cfg Config) http.Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
+	}
+	if cfg.AddTimeout == 0 {
+		cfg.AddTimeout = 30 * time.Second
+	}
+	s := &server{cfg: cfg}
+	r := chi.NewRouter()
+	r.Use(s.recoverer, cfg.Metrics.middleware, middleware.GetHead)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no route for %s %s", r.Method, r.URL.Path)
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusMethodNotAllowed, "method %s is not allowed for %s", r.Method, r.URL.Path)
+	})
+
+	r.Post("/api/v2/log/entries", s.createEntry)
+	r.Get("/api/v2/checkpoint", s.checkpoint)
+	r.Get("/api/v2/tile/*", s.tile)
+
+	r.Get("/healthz", s.healthz)
+	r.Get("/readyz", s.readyz)
+	r.Get("/openapi.yaml", s.openapi)
+	if cfg.Gatherer != nil {
+		r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
+	}
+	return r
+}
+
+// recoverer turns a panic in a handler into a logged 500 instead of a
+// dropped connection. It is a last resort: handlers never panic on input.
+func (s *server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.cfg.Logger.Error("handler panicked", "method", r.Method, "path", r.URL.Path, "panic", v)
+				writeError(w, http.StatusInternalServerError, "internal error")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

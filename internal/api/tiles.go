@@ -1,0 +1,94 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+	mlog "github.com/mosaiclog/mosaic/internal/log"
+	"github.com/transparency-dev/tessera/api/layout"
+)
+
+const immutable = "public, max-age=31536000, immutable"
+
+// checkpoint serves the latest published checkpoint (C2SP tlog-tiles).
+func (s *server) checkpoint(w http.ResponseWriter, r *http.Request) {
+	_, raw, err := s.cfg.Log.Checkpoint(r.Context())
+	if err != nil {
+		s.readError(w, "checkpoint", err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=1")
+	_, _ = w.Write(raw)
+}
+
+// tile serves /api/v2/tile/<L>/<N>[.p/<W>] and /api/v2/tile/entries/<N>[.p/<W>].
+func (s *server) tile(w http.ResponseWriter, r *http.Request) {
+	rest := chi.URLParam(r, "*")
+	res, err := parseTilePath(rest)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "malformed tile path %q: %v", "tile/"+rest, err)
+		return
+	}
+	var data []byte
+	if res.entries {
+		data, err = s.cfg.Log.ReadEntryBundle(r.Context(), res.index, res.width)
+	} else {
+		data, err = s.cfg.Log.ReadTile(r.Context(), res.level, res.index, res.width)
+	}
+	if err != nil {
+		s.readError(w, "tile/"+rest, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Cache-Control", immutable)
+	_, _ = w.Write(data)
+}
+
+type tileResource struct {
+	entries      bool
+	level, index uint64
+	width        uint8
+}
+
+// parseTilePath parses the part of a tile URL after "tile/". Only the
+// canonical spelling is accepted (no leading zeros, x-prefixed groups), so
+// each resource has exactly one URL and caches stay coherent.
+func parseTilePath(rest string) (tileResource, error) {
+	if idx, ok := strings.CutPrefix(rest, "entries/"); ok {
+		i, w, err := layout.ParseTileIndexPartial(idx)
+		if err != nil {
+			return tileResource{}, err
+		}
+		if layout.EntriesPath(i, w) != "tile/"+rest {
+			return tileResource{}, errNotCanonical
+		}
+		return tileResource{entries: true, index: i, width: w}, nil
+	}
+	level, idx, ok := strings.Cut(rest, "/")
+	if !ok {
+		return tileResource{}, errors.New("want tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>]")
+	}
+	l, i, w, err := layout.ParseTileLevelIndexPartial(level, idx)
+	if err != nil {
+		return tileResource{}, err
+	}
+	if layout.TilePath(l, i, w) != "tile/"+rest {
+		return tileResource{}, errNotCanonical
+	}
+	return tileResource{level: l, index: i, width: w}, nil
+}
+
+var errNotCanonical = errors.New("not in canonical form (decimal without leading zeros, index in x-prefixed 3-digit groups)")
+
+func (s *server) readError(w http.ResponseWriter, what string, err error) {
+	if errors.Is(err, mlog.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "%s does not exist (yet)", what)
+		return
+	}
+	s.cfg.Logger.Error("reading log resource", "resource", what, "err", err)
+	w.Header().Set("Retry-After", "1")
+	writeError(w, http.StatusServiceUnavailable, "reading %s from storage failed; retry shortly", what)
+}

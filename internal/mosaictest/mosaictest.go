@@ -1,0 +1,196 @@
+// Package mosaictest runs real Mosaic logs for tests: Tessera's POSIX store
+// in a temporary directory behind the real HTTP handler, and signers that
+// build valid Rekor v2 requests. Nothing here is a mock.
+package mosaictest
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mosaiclog/mosaic/internal/api"
+	"github.com/mosaiclog/mosaic/internal/entry"
+	mlog "github.com/mosaiclog/mosaic/internal/log"
+	"github.com/mosaiclog/mosaic/internal/pgtest"
+	"github.com/mosaiclog/mosaic/internal/storage"
+	"github.com/mosaiclog/mosaic/openapi"
+	"github.com/mosaiclog/mosaic/pkg/note"
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/klog/v2"
+)
+
+// Log is a running log served over HTTP on loopback.
+type Log struct {
+	// URL is the server's base URL (the tlog-tiles prefix is URL+"/api/v2").
+	URL string
+	// Origin is the checkpoint origin: the URL's hostname, as sigstore-go
+	// derives it.
+	Origin string
+	Key    crypto.Signer
+	LogID  []byte
+	Log    *mlog.Log
+	Store  storage.Backend
+	Dir    string
+	// DatabaseURL is the PostgreSQL database holding the log, if any.
+	DatabaseURL string
+	// Registry holds the server's metrics.
+	Registry *prometheus.Registry
+}
+
+// Stores names the storage backends every API test runs on.
+var Stores = []string{"posix", "postgres"}
+
+// Options tune a test log; the zero value is a fast, default log.
+type Options struct {
+	// Store is "posix" (the default, in Dir) or "postgres" (a fresh
+	// database on the server pgtest names).
+	Store           string
+	Dir             string
+	Key             crypto.Signer
+	Limits          entry.Limits
+	MaxRequestBytes int64
+	Algorithms      []string
+	// PushbackMaxOutstanding bounds unintegrated entries (default 4096).
+	PushbackMaxOutstanding uint
+}
+
+// quietTessera silences Tessera's klog chatter in test output.
+var quietTessera sync.Once
+
+// NewLog starts a log and stops it when the test ends.
+func NewLog(t testing.TB, opts Options) *Log {
+	t.Helper()
+	quietTessera.Do(func() { klog.SetSlogLogger(slog.New(slog.DiscardHandler)) })
+	ctx, cancel := context.WithCancel(context.Background())
+	if opts.Dir == "" {
+		opts.Dir = t.TempDir()
+	}
+	if opts.Key == nil {
+		k, err := note.GenerateKey(note.Ed25519)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.Key = k
+	}
+	if opts.Limits == (entry.Limits{}) {
+		opts.Limits = entry.DefaultLimits
+	}
+	if opts.MaxRequestBytes == 0 {
+		opts.MaxRequestBytes = 64 << 10
+	}
+	var algs []string
+	algs = append(algs, opts.Algorithms...)
+	allowed := entry.DefaultAlgorithms
+	if len(algs) > 0 {
+		a, err := entry.ParseAlgorithms(joinComma(algs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		allowed = a
+	}
+	dec, err := entry.NewDecoder(opts.Limits, allowed)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The origin depends on the listener's address, so start the server
+	// first and install the handler once the log exists.
+	h := &swappable{}
+	srv := httptest.NewServer(h)
+	u, _ := url.Parse(srv.URL)
+	origin := u.Hostname()
+
+	if opts.PushbackMaxOutstanding == 0 {
+		opts.PushbackMaxOutstanding = 4096
+	}
+	var dbURL string
+	if opts.Store == "postgres" {
+		dbURL = pgtest.NewDatabase(t)
+	}
+	store, err := openStore(ctx, opts, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(opts.Key.Public())
+	if err := storage.BindIdentity(ctx, store, opts.Dir, storage.Identity{Origin: origin, PublicKey: der}); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	lm, am := mlog.NewMetrics(), api.NewMetrics()
+	reg.MustRegister(lm.Collectors()...)
+	reg.MustRegister(am.Collectors()...)
+	l, err := mlog.New(ctx, store.Driver(), mlog.Config{
+		Origin: origin, Key: opts.Key,
+		BatchMaxSize: 256, BatchMaxAge: 10 * time.Millisecond,
+		CheckpointInterval: 100 * time.Millisecond, CheckpointRepublishInterval: time.Minute,
+		AwaitPoll: 5 * time.Millisecond, PushbackMaxOutstanding: opts.PushbackMaxOutstanding, AntispamInMemory: 1 << 16,
+		Metrics: lm,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.set(api.NewHandler(api.Config{
+		Log: l, Decoder: dec, MaxRequestBytes: opts.MaxRequestBytes, AddTimeout: 20 * time.Second,
+		Ready:    func(ctx context.Context) error { return store.Ping(ctx) },
+		Gatherer: reg, OpenAPI: openapi.Spec, Metrics: am,
+	}))
+	t.Cleanup(func() {
+		srv.Close()
+		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer scancel()
+		if err := l.Close(sctx); err != nil {
+			t.Errorf("closing log: %v", err)
+		}
+		cancel()
+		_ = store.Close()
+	})
+	logID, err := note.LogID(origin, opts.Key.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Log{URL: srv.URL, Origin: origin, Key: opts.Key, LogID: logID, Log: l, Store: store, Dir: opts.Dir, DatabaseURL: dbURL, Registry: reg}
+}
+
+func openStore(ctx context.Context, opts Options, dbURL string) (storage.Backend, error) {
+	switch opts.Store {
+	case "", "posix":
+		return storage.OpenPosix(ctx, opts.Dir)
+	case "postgres":
+		return storage.OpenPostgres(ctx, dbURL, storage.Options{AutoMigrate: true})
+	default:
+		return nil, fmt.Errorf("unknown test store %q", opts.Store)
+	}
+}
+
+// swappable is a handler installed after its server started.
+type swappable struct{ h atomic.Pointer[http.Handler] }
+
+func (s *swappable) set(h http.Handler) { s.h.Store(&h) }
+
+func (s *swappable) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h := s.h.Load(); h != nil {
+		(*h).ServeHTTP(w, r)
+		return
+	}
+	http.Error(w, "starting", http.StatusServiceUnavailable)
+}
+
+func joinComma(s []string) string {
+	out := ""
+	for i, v := range s {
+		if i > 0 {
+			out += ","
+		}
+		out += v
+	}
+	return out
+}

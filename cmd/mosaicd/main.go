@@ -1,0 +1,76 @@
+// Command mosaicd is the Mosaic transparency log server.
+//
+//	mosaicd serve   serve the log (Rekor v2 write API, tlog-tiles read API)
+//	mosaicd keygen  write a checkpoint signing key
+//	mosaicd migrate apply pending PostgreSQL schema migrations
+//
+// Every flag has an environment equivalent: --listen is MOSAIC_LISTEN, and
+// so on (upper case, dashes as underscores, MOSAIC_ prefix). A flag given on
+// the command line wins over the environment.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage: mosaicd <command> [flags]
+
+commands:
+  serve    serve the log
+  keygen   write a checkpoint signing key (PKCS#8 PEM, mode 0600)
+  migrate  apply pending PostgreSQL schema migrations
+
+Run 'mosaicd <command> -h' for the command's flags.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes a subcommand and returns the process exit code: 0 success,
+// 1 runtime failure, 2 usage error.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch args[0] {
+	case "serve":
+		err = serve(ctx, args[1:], stdout, stderr)
+	case "keygen":
+		err = keygen(args[1:], stdout, stderr)
+	case "migrate":
+		err = migrate(ctx, args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "mosaicd: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, new(usageError)):
+		fmt.Fprintf(stderr, "mosaicd %s: %v\n", args[0], err)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "mosaicd %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+// usageError marks errors in how the command was called.
+type usageError struct{ error }

@@ -1,0 +1,34 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/mosaiclog/mosaic/internal/storage"
+)
+
+func storageFlag(fs *flag.FlagSet, p *string) {
+	fs.StringVar(p, "storage", "file:./mosaic-data", "log storage: file:DIR (embedded) or postgres://...")
+}
+
+// migrate applies pending schema migrations to a PostgreSQL store.
+func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("migrate", stderr)
+	var spec string
+	storageFlag(fs, &spec)
+	if err := parseWithEnv(fs, args); err != nil {
+		return err
+	}
+	if !storage.IsPostgres(spec) {
+		fmt.Fprintf(stdout, "%s is an embedded store: it has no schema to migrate\n", redactURL(spec))
+		return nil
+	}
+	v, err := storage.MigratePostgres(ctx, spec)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: schema at version %d\n", redactURL(spec), v)
+	return nil
+}

@@ -1,0 +1,296 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mosaiclog/mosaic/internal/api"
+	"github.com/mosaiclog/mosaic/internal/entry"
+	mlog "github.com/mosaiclog/mosaic/internal/log"
+	"github.com/mosaiclog/mosaic/internal/storage"
+	"github.com/mosaiclog/mosaic/openapi"
+	"github.com/mosaiclog/mosaic/pkg/note"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"k8s.io/klog/v2"
+)
+
+// serveConfig is every serve flag, parsed once.
+type serveConfig struct {
+	listen, metricsListen  string
+	storage                string
+	publicURL, origin      string
+	signingKey             string
+	checkpointInterval     time.Duration
+	republishInterval      time.Duration
+	batchMaxSize           uint
+	batchMaxAge            time.Duration
+	awaitPoll              time.Duration
+	pushbackMaxOutstanding uint
+	maxRequestBytes        int64
+	limits                 entry.Limits
+	algorithms             string
+	addTimeout             time.Duration
+	shutdownTimeout        time.Duration
+	logFormat, logLevel    string
+	autoMigrate            bool
+}
+
+func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
+	c := &serveConfig{}
+	fs := newFlagSet("serve", stderr)
+	fs.StringVar(&c.listen, "listen", "127.0.0.1:3000", "address to serve HTTP on")
+	fs.StringVar(&c.metricsListen, "metrics-listen", "", "separate address for /metrics (default: serve it on --listen)")
+	storageFlag(fs, &c.storage)
+	fs.StringVar(&c.publicURL, "public-url", "", "the log's public base URL (default: http://<listen address>)")
+	fs.StringVar(&c.origin, "origin", "", "checkpoint origin (default: the hostname of --public-url, as sigstore-go derives it)")
+	fs.StringVar(&c.signingKey, "signing-key", "", "checkpoint signing key, PKCS#8 PEM (default with file: storage: DIR/.mosaic/signing-key.pem, created if missing)")
+	fs.DurationVar(&c.checkpointInterval, "checkpoint-interval", 100*time.Millisecond, "least time between published checkpoints (at least 100ms with file: storage, 10ms with PostgreSQL)")
+	fs.DurationVar(&c.republishInterval, "checkpoint-republish-interval", time.Minute, "re-sign the checkpoint this often when the log does not grow")
+	fs.UintVar(&c.batchMaxSize, "batch-max-size", 512, "most entries sequenced in one batch")
+	fs.DurationVar(&c.batchMaxAge, "batch-max-age", 20*time.Millisecond, "longest an entry waits for its batch to fill")
+	fs.DurationVar(&c.awaitPoll, "await-poll", 10*time.Millisecond, "how often waiting adds look for a new checkpoint")
+	fs.UintVar(&c.pushbackMaxOutstanding, "pushback-max-outstanding", 4096, "sequenced-but-unintegrated entries before adds get 503")
+	fs.Int64Var(&c.maxRequestBytes, "max-request-bytes", 64<<10, "largest accepted write request body")
+	fs.IntVar(&c.limits.MaxKeyBytes, "max-key-bytes", entry.DefaultLimits.MaxKeyBytes, "largest accepted DER public key")
+	fs.IntVar(&c.limits.MaxCertificateBytes, "max-certificate-bytes", entry.DefaultLimits.MaxCertificateBytes, "largest accepted DER certificate")
+	fs.IntVar(&c.limits.MaxSignatureBytes, "max-signature-bytes", entry.DefaultLimits.MaxSignatureBytes, "largest accepted signature")
+	fs.StringVar(&c.algorithms, "allowed-algorithms", strings.Join(entry.AlgorithmNames(entry.DefaultAlgorithms), ","), "comma-separated signing algorithms accepted in entries")
+	fs.DurationVar(&c.addTimeout, "add-timeout", 30*time.Second, "longest a write waits for its proof")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "longest a graceful shutdown waits for in-flight adds")
+	fs.BoolVar(&c.autoMigrate, "auto-migrate", true, "apply pending PostgreSQL schema migrations at start (else refuse to start until 'mosaicd migrate' ran)")
+	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	if err := parseWithEnv(fs, args); err != nil {
+		return nil, err
+	}
+	if c.publicURL == "" {
+		c.publicURL = "http://" + c.listen
+	}
+	return c, nil
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseServeFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	logger, err := newLogger(stderr, cfg.logFormat, cfg.logLevel)
+	if err != nil {
+		return usageError{err}
+	}
+	// Tessera logs through klog; send it to the same structured log.
+	klog.SetSlogLogger(logger.With("component", "tessera"))
+	origin, err := resolveOrigin(cfg.origin, cfg.publicURL)
+	if err != nil {
+		return usageError{err}
+	}
+	algs, err := entry.ParseAlgorithms(cfg.algorithms)
+	if err != nil {
+		return usageError{fmt.Errorf("--allowed-algorithms: %w", err)}
+	}
+	decoder, err := entry.NewDecoder(cfg.limits, algs)
+	if err != nil {
+		return usageError{err}
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
+	store, err := storage.Open(ctx, cfg.storage, storage.Options{AutoMigrate: cfg.autoMigrate, Logger: logger, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	key, err := loadOrCreateKey(cfg, logger)
+	if err != nil {
+		return err
+	}
+	if err := bindIdentity(ctx, store, cfg.storage, origin, key.Public()); err != nil {
+		return err
+	}
+
+	logMetrics, apiMetrics := mlog.NewMetrics(), api.NewMetrics()
+	reg.MustRegister(logMetrics.Collectors()...)
+	reg.MustRegister(apiMetrics.Collectors()...)
+
+	// The log outlives ctx: on a signal it must still drain in-flight adds.
+	logCtx, stopLog := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopLog()
+	l, err := mlog.New(logCtx, store.Driver(), mlog.Config{
+		Origin: origin, Key: key,
+		BatchMaxSize: cfg.batchMaxSize, BatchMaxAge: cfg.batchMaxAge,
+		CheckpointInterval: cfg.checkpointInterval, CheckpointRepublishInterval: cfg.republishInterval,
+		AwaitPoll: cfg.awaitPoll, PushbackMaxOutstanding: cfg.pushbackMaxOutstanding,
+		AntispamInMemory: 256 << 10, Antispam: store.Antispam(),
+		Logger: logger, Metrics: logMetrics,
+	})
+	if err != nil {
+		return err
+	}
+	go l.WatchCheckpoint(logCtx, time.Second, store.CheckpointPublishedAt)
+
+	var gatherer prometheus.Gatherer = reg
+	if cfg.metricsListen != "" {
+		gatherer = nil
+	}
+	handler := api.NewHandler(api.Config{
+		Log: l, Decoder: decoder, MaxRequestBytes: cfg.maxRequestBytes, AddTimeout: cfg.addTimeout,
+		Ready: func(ctx context.Context) error {
+			return storage.Ready(ctx, store, 2*cfg.republishInterval+10*time.Second)
+		}, Gatherer: gatherer,
+		OpenAPI: openapi.Spec, Metrics: apiMetrics, Logger: logger,
+	})
+	return runHTTP(ctx, cfg, handler, reg, l, logger, stdout)
+}
+
+// runHTTP serves until ctx ends, then shuts down gracefully: stop accepting,
+// finish in-flight requests, then drain the log.
+func runHTTP(ctx context.Context, cfg *serveConfig, h http.Handler, reg *prometheus.Registry, l *mlog.Log, logger *slog.Logger, stdout io.Writer) error {
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.listen, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ln) }()
+	var msrv *http.Server
+	if cfg.metricsListen != "" {
+		msrv = &http.Server{Handler: metricsHandler(reg), ReadHeaderTimeout: 10 * time.Second}
+		mln, err := net.Listen("tcp", cfg.metricsListen)
+		if err != nil {
+			return fmt.Errorf("listening on %s: %w", cfg.metricsListen, err)
+		}
+		go func() { errc <- msrv.Serve(mln) }()
+	}
+	logger.Info("serving", "listen", ln.Addr().String(), "public_url", cfg.publicURL,
+		"origin", l.Origin(), "storage", redactURL(cfg.storage))
+	fmt.Fprintf(stdout, "mosaicd serving %s on http://%s (origin %s)\n", cfg.publicURL, ln.Addr(), l.Origin())
+
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down: draining in-flight requests")
+	case err := <-errc:
+		logger.Error("HTTP server failed", "err", err)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		logger.Warn("HTTP shutdown incomplete", "err", err)
+	}
+	if msrv != nil {
+		_ = msrv.Shutdown(sctx)
+	}
+	if err := l.Close(sctx); err != nil {
+		return fmt.Errorf("draining the log: %w", err)
+	}
+	logger.Info("shut down cleanly")
+	return nil
+}
+
+// resolveOrigin returns the explicit origin, or the one sigstore-go derives
+// from the public URL.
+func resolveOrigin(origin, publicURL string) (string, error) {
+	if origin == "" {
+		o, err := note.OriginFromURL(publicURL)
+		if err != nil {
+			return "", fmt.Errorf("--public-url: %w", err)
+		}
+		origin = o
+	}
+	return origin, note.ValidOrigin(origin)
+}
+
+// loadOrCreateKey reads the signing key, refusing a file that others can
+// read. With file storage and no --signing-key, it uses (and on first start
+// creates) a key inside the data directory.
+func loadOrCreateKey(cfg *serveConfig, logger *slog.Logger) (crypto.Signer, error) {
+	path := cfg.signingKey
+	if path == "" {
+		dir, ok := fileStorageDir(cfg.storage)
+		if !ok {
+			return nil, usageError{errors.New("--signing-key is required with this storage (create one with 'mosaicd keygen --out FILE')")}
+		}
+		path = filepath.Join(dir, ".mosaic", "signing-key.pem")
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			key, err := note.GenerateKey(note.Ed25519)
+			if err != nil {
+				return nil, err
+			}
+			if err := writeKeyFile(path, key); err != nil {
+				return nil, err
+			}
+			logger.Info("created a new Ed25519 checkpoint signing key; back it up: the log cannot change keys", "path", path)
+		}
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("signing key: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("signing key %s has mode %04o and is readable by group or others; run 'chmod 600 %s'",
+			path, fi.Mode().Perm(), path)
+	}
+	pemBytes, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading signing key: %w", err)
+	}
+	key, err := note.ParsePrivateKey(pemBytes)
+	if err != nil {
+		return nil, fmt.Errorf("signing key %s: %w", path, err)
+	}
+	return key, nil
+}
+
+func fileStorageDir(spec string) (string, bool) {
+	if strings.Contains(spec, "://") {
+		return "", false
+	}
+	return strings.TrimPrefix(spec, "file:"), true
+}
+
+func bindIdentity(ctx context.Context, store storage.Backend, where, origin string, pub crypto.PublicKey) error {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return err
+	}
+	return storage.BindIdentity(ctx, store, redactURL(where), storage.Identity{Origin: origin, PublicKey: der})
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	default:
+		return nil, fmt.Errorf("--log-format %q: want text or json", format)
+	}
+}
+
+// redactURL hides a password in a storage URL before it is logged.
+func redactURL(s string) string {
+	if i := strings.Index(s, "://"); i >= 0 {
+		if at := strings.LastIndex(s, "@"); at > i {
+			if colon := strings.Index(s[i+3:at], ":"); colon >= 0 {
+				return s[:i+3+colon] + ":xxxxx" + s[at:]
+			}
+		}
+	}
+	return s
+}

@@ -1,0 +1,49 @@
+# Mosaic's vocabulary: make run, make test, make bench, make lint.
+GO        ?= go
+BIN       ?= bin
+DATA      ?= ./mosaic-data
+PKGS      := ./...
+INTEROP   := e2e/interop
+
+.PHONY: all build run test test-short bench lint fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+## run: serve on the embedded store in $(DATA) (a key is created on first start)
+run: build
+	$(BIN)/mosaicd serve --storage file:$(DATA)
+
+## test: every test, PostgreSQL included (set MOSAIC_TEST_DATABASE_URL to point elsewhere)
+test:
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 -timeout 20m $(PKGS)
+	cd $(INTEROP) && $(GO) vet ./... && $(GO) test -count=1 -timeout 10m ./...
+
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
+
+## bench: Go benchmarks (figures go to docs/benchmarks.md)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+## fuzz: run each fuzz target for FUZZTIME
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./internal/entry/
+	$(GO) test -run '^$$' -fuzz FuzzParseTilePath -fuzztime $(FUZZTIME) ./internal/api/
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	cd $(INTEROP) && $(GO) vet ./...
+	@# No dependency may need a Go newer than the one pinned in go.mod.
+	@want=$$(awk '/^go /{print $$2}' go.mod); \
+	$(GO) list -m -f '{{if .GoVersion}}{{.Path}} {{.GoVersion}}{{end}}' all | while read -r mod v; do \
+	  if [ "$$(printf '%s\n%s\n' "$$v" "$$want" | sort -V | tail -1)" != "$$want" ]; then echo "$$mod needs go $$v > $$want"; exit 1; fi; \
+	done
+
+clean:
+	rm -rf $(BIN)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/mosaiclog/mosaic/internal/mosaictest"
@@ -96,4 +97,57 @@ func statuses503(mu *sync.Mutex, statuses map[int]int) int {
 	mu.Lock()
 	defer mu.Unlock()
 	return statuses[http.StatusServiceUnavailable]
+}
+
+// An entry that is stored but not covered by a checkpoint within the add
+// timeout gets 504 naming its index; the retry after integration resumes
+// returns the same index with a proof.
+func TestStoredButUnpublishedPostgres(t *testing.T) {
+	l := mosaictest.NewLog(t, mosaictest.Options{Store: "postgres", AddTimeout: 500 * time.Millisecond})
+	signer := mosaictest.NewSigner(t, mosaictest.ECDSAP256)
+	conn, err := pgx.Connect(t.Context(), l.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	tx, err := conn.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(t.Context(), "SELECT 1 FROM int_coord FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	body := signer.Request(t, []byte("stored, not yet published"))
+	resp, err := http.Post(l.URL+"/api/v2/log/entries", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusGatewayTimeout || resp.Header.Get("X-Log-Index") != "0" || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("got %d X-Log-Index %q Retry-After %q: %s, want 504 naming index 0",
+			resp.StatusCode, resp.Header.Get("X-Log-Index"), resp.Header.Get("Retry-After"), b)
+	}
+	if e := errorBody(t, b); e.Code != 4 || !strings.Contains(e.Message, "stored at index 0") {
+		t.Errorf("504 body %+v", e)
+	}
+	if err := tx.Rollback(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// A client that obeys the 504 retries; on a loaded machine a retry may
+	// itself time out once more before the checkpoint lands.
+	for attempt := 0; ; attempt++ {
+		resp, err = http.Post(l.URL+"/api/v2/log/entries", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusGatewayTimeout || attempt == 20 {
+			break
+		}
+	}
+	if resp.StatusCode != http.StatusConflict || resp.Header.Get("X-Log-Index") != "0" {
+		t.Fatalf("retry got %d X-Log-Index %q: %s, want 409 at index 0", resp.StatusCode, resp.Header.Get("X-Log-Index"), b)
+	}
 }

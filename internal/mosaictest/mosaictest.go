@@ -61,6 +61,8 @@ type Options struct {
 	Algorithms      []string
 	// PushbackMaxOutstanding bounds unintegrated entries (default 4096).
 	PushbackMaxOutstanding uint
+	// AddTimeout bounds how long a write waits for a checkpoint (default 20s).
+	AddTimeout time.Duration
 }
 
 // quietTessera silences Tessera's klog chatter in test output.
@@ -109,6 +111,9 @@ func NewLog(t testing.TB, opts Options) *Log {
 	u, _ := url.Parse(srv.URL)
 	origin := u.Hostname()
 
+	if opts.AddTimeout == 0 {
+		opts.AddTimeout = 20 * time.Second
+	}
 	if opts.PushbackMaxOutstanding == 0 {
 		opts.PushbackMaxOutstanding = 4096
 	}
@@ -139,7 +144,7 @@ func NewLog(t testing.TB, opts Options) *Log {
 		t.Fatal(err)
 	}
 	h.set(api.NewHandler(api.Config{
-		Log: l, Decoder: dec, MaxRequestBytes: opts.MaxRequestBytes, AddTimeout: 20 * time.Second,
+		Log: l, Decoder: dec, MaxRequestBytes: opts.MaxRequestBytes, AddTimeout: opts.AddTimeout,
 		Ready:    func(ctx context.Context) error { return store.Ping(ctx) },
 		Gatherer: reg, OpenAPI: openapi.Spec, Metrics: am,
 	}))

@@ -18,6 +18,9 @@ const (
 	// integrateFallback is how often a frontend looks for work to integrate
 	// without being woken, in case a notification was lost.
 	integrateFallback = time.Second
+	// integrateBusyRetry is how soon integration looks again when another
+	// frontend holds the integration lock while entries are pending.
+	integrateBusyRetry = 20 * time.Millisecond
 )
 
 // appender is the running write side of a Store: the sequencer's batcher and

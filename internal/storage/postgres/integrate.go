@@ -43,6 +43,15 @@ func (a *appender) integrateLoop(ctx context.Context) {
 			if res.to > res.from {
 				a.wakePublisher()
 			}
+			if res.busy {
+				// Another frontend holds the lock and may have started before
+				// this frontend's last batch committed: look again shortly
+				// rather than leave that batch to the fallback tick.
+				if !a.retryWait(ctx, integrateBusyRetry, false) {
+					return
+				}
+				continue
+			}
 			if !res.more {
 				break
 			}
@@ -77,6 +86,7 @@ func (a *appender) retryWait(ctx context.Context, d time.Duration, early bool) b
 type integration struct {
 	from, to uint64 // tree size before and after
 	more     bool   // the batch limit was reached: more may be pending
+	busy     bool   // another frontend held the int_coord lock
 }
 
 // integrate appends pending sequenced batches to the tree in one
@@ -102,6 +112,7 @@ func (s *Store) integrate(ctx context.Context, limit int) (integration, error) {
 		err := tx.QueryRow(ctx, `SELECT size, root FROM int_coord WHERE log_id = $1 FOR UPDATE SKIP LOCKED`,
 			s.cfg.LogID).Scan(&size, &root)
 		if errors.Is(err, pgx.ErrNoRows) {
+			res.busy = true
 			return nil
 		}
 		if err != nil {

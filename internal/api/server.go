@@ -37,6 +37,14 @@ type Config struct {
 	OpenAPI []byte
 	Metrics *Metrics
 	Logger  *slog.Logger
+	// CertLog, when set, is the certificate log the CA appends every
+	// precertificate to; its checkpoint and tiles are served under
+	// /api/v2/certlog.
+	CertLog *mlog.Log
+	// Services mount further routes (CA, TSA, development OIDC issuer,
+	// client configuration) on the same router, behind the same metrics
+	// and panic recovery.
+	Services []func(chi.Router)
 }
 
 type server struct {
@@ -67,6 +75,13 @@ func NewHandler(cfg Config) http.Handler {
 	r.Post("/api/v2/log/entries", s.createEntry)
 	r.Get("/api/v2/checkpoint", s.checkpoint)
 	r.Get("/api/v2/tile/*", s.tile)
+	if cfg.CertLog != nil {
+		r.Get("/api/v2/certlog/checkpoint", s.certLogCheckpoint)
+		r.Get("/api/v2/certlog/tile/*", s.certLogTile)
+	}
+	for _, mount := range cfg.Services {
+		mount(r)
+	}
 
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)

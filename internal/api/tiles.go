@@ -14,7 +14,26 @@ const immutable = "public, max-age=31536000, immutable"
 
 // checkpoint serves the latest published checkpoint (C2SP tlog-tiles).
 func (s *server) checkpoint(w http.ResponseWriter, r *http.Request) {
-	_, raw, err := s.cfg.Log.Checkpoint(r.Context())
+	s.serveCheckpoint(w, r, s.cfg.Log)
+}
+
+// tile serves /api/v2/tile/<L>/<N>[.p/<W>] and /api/v2/tile/entries/<N>[.p/<W>].
+func (s *server) tile(w http.ResponseWriter, r *http.Request) {
+	s.serveTile(w, r, s.cfg.Log)
+}
+
+// certLogCheckpoint and certLogTile serve the certificate log under
+// /api/v2/certlog with the same layout as the main log.
+func (s *server) certLogCheckpoint(w http.ResponseWriter, r *http.Request) {
+	s.serveCheckpoint(w, r, s.cfg.CertLog)
+}
+
+func (s *server) certLogTile(w http.ResponseWriter, r *http.Request) {
+	s.serveTile(w, r, s.cfg.CertLog)
+}
+
+func (s *server) serveCheckpoint(w http.ResponseWriter, r *http.Request, l *mlog.Log) {
+	_, raw, err := l.Checkpoint(r.Context())
 	if err != nil {
 		s.readError(w, "checkpoint", err)
 		return
@@ -24,8 +43,7 @@ func (s *server) checkpoint(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(raw)
 }
 
-// tile serves /api/v2/tile/<L>/<N>[.p/<W>] and /api/v2/tile/entries/<N>[.p/<W>].
-func (s *server) tile(w http.ResponseWriter, r *http.Request) {
+func (s *server) serveTile(w http.ResponseWriter, r *http.Request, l *mlog.Log) {
 	rest := chi.URLParam(r, "*")
 	res, err := parseTilePath(rest)
 	if err != nil {
@@ -34,9 +52,9 @@ func (s *server) tile(w http.ResponseWriter, r *http.Request) {
 	}
 	var data []byte
 	if res.entries {
-		data, err = s.cfg.Log.ReadEntryBundle(r.Context(), res.index, res.width)
+		data, err = l.ReadEntryBundle(r.Context(), res.index, res.width)
 	} else {
-		data, err = s.cfg.Log.ReadTile(r.Context(), res.level, res.index, res.width)
+		data, err = l.ReadTile(r.Context(), res.level, res.index, res.width)
 	}
 	if err != nil {
 		s.readError(w, "tile/"+rest, err)

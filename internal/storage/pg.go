@@ -12,6 +12,9 @@ import (
 	"github.com/transparency-dev/tessera"
 )
 
+// DefaultLogID names the main log of a store.
+const DefaultLogID = postgres.DefaultLogID
+
 // pgBackend is Mosaic's PostgreSQL driver. It deduplicates authoritatively
 // inside the sequencing transaction, so it needs no antispam.
 type pgBackend struct {
@@ -24,7 +27,7 @@ var _ Backend = (*pgBackend)(nil)
 // migrations first when autoMigrate is set.
 func OpenPostgres(ctx context.Context, url string, opts Options) (Backend, error) {
 	s, err := postgres.New(ctx, postgres.Config{
-		URL: url, Dedup: true, AutoMigrate: opts.AutoMigrate,
+		URL: url, LogID: opts.LogID, Dedup: true, AutoMigrate: opts.AutoMigrate,
 		Logger: opts.Logger, Metrics: opts.postgresMetrics(),
 	})
 	if err != nil {
@@ -75,13 +78,20 @@ func (b *pgBackend) Close() error {
 type Options struct {
 	// AutoMigrate applies pending PostgreSQL schema migrations at start.
 	AutoMigrate bool
-	Logger      *slog.Logger
+	// LogID selects one of several logs in a store: a log_id in PostgreSQL,
+	// a subdirectory of a file store. Empty (or DefaultLogID) is the main log.
+	LogID  string
+	Logger *slog.Logger
 	// Registerer receives the backend's metrics, if set.
 	Registerer prometheus.Registerer
 }
 
 func (o Options) postgresMetrics() *postgres.Metrics {
-	m := postgres.NewMetrics(postgres.DefaultLogID)
+	id := o.LogID
+	if id == "" {
+		id = postgres.DefaultLogID
+	}
+	m := postgres.NewMetrics(id)
 	if o.Registerer != nil {
 		for _, c := range m.Collectors() {
 			_ = o.Registerer.Register(c)

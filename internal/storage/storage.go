@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -87,14 +88,24 @@ func Open(ctx context.Context, spec string, opts Options) (Backend, error) {
 	case IsPostgres(spec):
 		return OpenPostgres(ctx, spec, opts)
 	case strings.HasPrefix(spec, "file:"):
-		return OpenPosix(ctx, strings.TrimPrefix(spec, "file:"))
+		return OpenPosix(ctx, posixDir(strings.TrimPrefix(spec, "file:"), opts.LogID))
 	case strings.Contains(spec, "://"):
 		return nil, fmt.Errorf("unknown storage %q: want file:DIR or postgres://...", spec)
 	case spec == "":
 		return nil, errors.New("no storage given: want file:DIR or postgres://...")
 	default:
-		return OpenPosix(ctx, spec)
+		return OpenPosix(ctx, posixDir(spec, opts.LogID))
 	}
+}
+
+// posixDir is where log logID of the file store in dir lives: the main log at
+// the top (as Tessera's POSIX layout and existing data directories have it),
+// any other in a subdirectory named after it.
+func posixDir(dir, logID string) string {
+	if logID == "" || logID == DefaultLogID {
+		return dir
+	}
+	return filepath.Join(dir, logID)
 }
 
 // Ready reports whether a server on b should take traffic: the store

@@ -3,6 +3,7 @@
 //	mosaicd serve   serve the log (Rekor v2 write API, tlog-tiles read API)
 //	mosaicd keygen  write a checkpoint signing key
 //	mosaicd migrate apply pending PostgreSQL schema migrations
+//	mosaicd ca init create the keys and certificates of a private keyless deployment
 //
 // Every flag has an environment equivalent: --listen is MOSAIC_LISTEN, and
 // so on (upper case, dashes as underscores, MOSAIC_ prefix). A flag given on
@@ -26,6 +27,8 @@ commands:
   serve    serve the log
   keygen   write a checkpoint signing key (PKCS#8 PEM, mode 0600)
   migrate  apply pending PostgreSQL schema migrations
+  ca init  create the CA, TSA and certificate-log keys and certificates for
+           keyless signing (then: mosaicd serve --keyless-dir DIR)
 
 Run 'mosaicd <command> -h' for the command's flags.
 `
@@ -51,6 +54,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = keygen(args[1:], stdout, stderr)
 	case "migrate":
 		err = migrate(ctx, args[1:], stdout, stderr)
+	case "ca":
+		if len(args) < 2 || args[1] != "init" {
+			fmt.Fprintf(stderr, "mosaicd ca: want 'mosaicd ca init --dir DIR'\n")
+			return 2
+		}
+		args = append([]string{"ca init"}, args[2:]...)
+		err = caInit(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -17,6 +17,7 @@ import (
 
 	"github.com/mosaiclog/mosaic/internal/api"
 	"github.com/mosaiclog/mosaic/internal/entry"
+	"github.com/mosaiclog/mosaic/internal/keyless"
 	mlog "github.com/mosaiclog/mosaic/internal/log"
 	"github.com/mosaiclog/mosaic/internal/storage"
 	"github.com/mosaiclog/mosaic/openapi"
@@ -45,6 +46,7 @@ type serveConfig struct {
 	shutdownTimeout        time.Duration
 	logFormat, logLevel    string
 	autoMigrate            bool
+	keyless                keylessConfig
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
@@ -53,7 +55,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:3000", "address to serve HTTP on")
 	fs.StringVar(&c.metricsListen, "metrics-listen", "", "separate address for /metrics (default: serve it on --listen)")
 	storageFlag(fs, &c.storage)
-	fs.StringVar(&c.publicURL, "public-url", "", "the log's public base URL (default: http://<listen address>)")
+	fs.StringVar(&c.publicURL, "public-url", "", "the log's public base URL (default: http://<the address listened on>)")
 	fs.StringVar(&c.origin, "origin", "", "checkpoint origin (default: the hostname of --public-url, as sigstore-go derives it)")
 	fs.StringVar(&c.signingKey, "signing-key", "", "checkpoint signing key, PKCS#8 PEM (default with file: storage: DIR/.mosaic/signing-key.pem, created if missing)")
 	fs.DurationVar(&c.checkpointInterval, "checkpoint-interval", 100*time.Millisecond, "least time between published checkpoints (at least 100ms with file: storage, 10ms with PostgreSQL)")
@@ -72,11 +74,13 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.BoolVar(&c.autoMigrate, "auto-migrate", true, "apply pending PostgreSQL schema migrations at start (else refuse to start until 'mosaicd migrate' ran)")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	keylessFlags(fs, &c.keyless)
 	if err := parseWithEnv(fs, args); err != nil {
 		return nil, err
 	}
-	if c.publicURL == "" {
-		c.publicURL = "http://" + c.listen
+	c.publicURL = strings.TrimRight(c.publicURL, "/")
+	if err := c.keyless.resolve(); err != nil {
+		return nil, usageError{err}
 	}
 	return c, nil
 }
@@ -92,6 +96,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// Tessera logs through klog; send it to the same structured log.
 	klog.SetSlogLogger(logger.With("component", "tessera"))
+	// Listen first, so that with port 0 the public URL (and with it the
+	// trusted root) names the port actually bound.
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.listen, err)
+	}
+	defer ln.Close()
+	if cfg.publicURL == "" {
+		cfg.publicURL = "http://" + ln.Addr().String()
+	}
 	origin, err := resolveOrigin(cfg.origin, cfg.publicURL)
 	if err != nil {
 		return usageError{err}
@@ -127,18 +141,41 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// The log outlives ctx: on a signal it must still drain in-flight adds.
 	logCtx, stopLog := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopLog()
-	l, err := mlog.New(logCtx, store.Driver(), mlog.Config{
-		Origin: origin, Key: key,
+	logConfig := mlog.Config{
 		BatchMaxSize: cfg.batchMaxSize, BatchMaxAge: cfg.batchMaxAge,
 		CheckpointInterval: cfg.checkpointInterval, CheckpointRepublishInterval: cfg.republishInterval,
 		AwaitPoll: cfg.awaitPoll, PushbackMaxOutstanding: cfg.pushbackMaxOutstanding,
-		AntispamInMemory: 256 << 10, Antispam: store.Antispam(),
-		Logger: logger, Metrics: logMetrics,
-	})
+	}
+	mainConfig := logConfig
+	mainConfig.Origin, mainConfig.Key = origin, key
+	mainConfig.AntispamInMemory, mainConfig.Antispam = 256<<10, store.Antispam()
+	mainConfig.Logger, mainConfig.Metrics = logger, logMetrics
+	l, err := mlog.New(logCtx, store.Driver(), mainConfig)
 	if err != nil {
 		return err
 	}
 	go l.WatchCheckpoint(logCtx, time.Second, store.CheckpointPublishedAt)
+
+	kc, err := cfg.keyless.config()
+	if err != nil {
+		return err
+	}
+	kc.PublicURL, kc.Origin, kc.LogKey = cfg.publicURL, origin, key
+	kc.Storage = cfg.storage
+	kc.StorageOptions = storage.Options{AutoMigrate: cfg.autoMigrate, Logger: logger, Registerer: reg}
+	kc.CertLog = logConfig
+	kc.Registerer, kc.Logger = reg, logger
+	kl, err := keyless.Start(ctx, logCtx, kc)
+	if err != nil {
+		return err
+	}
+	defer kl.Close()
+	logs := []*mlog.Log{l}
+	stores := []storage.Backend{store}
+	if kl.CertLog != nil {
+		logs = append(logs, kl.CertLog)
+		stores = append(stores, kl.CertStore)
+	}
 
 	var gatherer prometheus.Gatherer = reg
 	if cfg.metricsListen != "" {
@@ -147,20 +184,23 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	handler := api.NewHandler(api.Config{
 		Log: l, Decoder: decoder, MaxRequestBytes: cfg.maxRequestBytes, AddTimeout: cfg.addTimeout,
 		Ready: func(ctx context.Context) error {
-			return storage.Ready(ctx, store, 2*cfg.republishInterval+10*time.Second)
+			for _, s := range stores {
+				if err := storage.Ready(ctx, s, 2*cfg.republishInterval+10*time.Second); err != nil {
+					return err
+				}
+			}
+			return nil
 		}, Gatherer: gatherer,
 		OpenAPI: openapi.Spec, Metrics: apiMetrics, Logger: logger,
+		CertLog: kl.CertLog, Services: kl.Mounts,
 	})
-	return runHTTP(ctx, cfg, handler, reg, l, logger, stdout)
+	return runHTTP(ctx, cfg, ln, handler, reg, logs, logger, stdout)
 }
 
 // runHTTP serves until ctx ends, then shuts down gracefully: stop accepting,
 // finish in-flight requests, then drain the log.
-func runHTTP(ctx context.Context, cfg *serveConfig, h http.Handler, reg *prometheus.Registry, l *mlog.Log, logger *slog.Logger, stdout io.Writer) error {
-	ln, err := net.Listen("tcp", cfg.listen)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", cfg.listen, err)
-	}
+func runHTTP(ctx context.Context, cfg *serveConfig, ln net.Listener, h http.Handler, reg *prometheus.Registry, logs []*mlog.Log, logger *slog.Logger, stdout io.Writer) error {
+	l := logs[0]
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
@@ -191,8 +231,10 @@ func runHTTP(ctx context.Context, cfg *serveConfig, h http.Handler, reg *prometh
 	if msrv != nil {
 		_ = msrv.Shutdown(sctx)
 	}
-	if err := l.Close(sctx); err != nil {
-		return fmt.Errorf("draining the log: %w", err)
+	for _, l := range logs {
+		if err := l.Close(sctx); err != nil {
+			return fmt.Errorf("draining the log %s: %w", l.Origin(), err)
+		}
 	}
 	logger.Info("shut down cleanly")
 	return nil

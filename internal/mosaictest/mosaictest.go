@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,8 +20,10 @@ import (
 
 	"github.com/mosaiclog/mosaic/internal/api"
 	"github.com/mosaiclog/mosaic/internal/entry"
+	"github.com/mosaiclog/mosaic/internal/keyless"
 	mlog "github.com/mosaiclog/mosaic/internal/log"
 	"github.com/mosaiclog/mosaic/internal/pgtest"
+	"github.com/mosaiclog/mosaic/internal/pki"
 	"github.com/mosaiclog/mosaic/internal/storage"
 	"github.com/mosaiclog/mosaic/openapi"
 	"github.com/mosaiclog/mosaic/pkg/note"
@@ -44,6 +47,12 @@ type Log struct {
 	DatabaseURL string
 	// Registry holds the server's metrics.
 	Registry *prometheus.Registry
+	// Keyless holds the keyless services (Options.Keyless) and Files the
+	// key material they use.
+	Keyless *keyless.Services
+	Files   *pki.Files
+	// Handler is the server's HTTP handler (the chi router).
+	Handler http.Handler
 }
 
 // Stores names the storage backends every API test runs on.
@@ -63,6 +72,9 @@ type Options struct {
 	PushbackMaxOutstanding uint
 	// AddTimeout bounds how long a write waits for a checkpoint (default 20s).
 	AddTimeout time.Duration
+	// Keyless starts the CA (with its certificate log), the TSA and the
+	// development OIDC issuer with fresh key material from pki.Init.
+	Keyless bool
 }
 
 // quietTessera silences Tessera's klog chatter in test output.
@@ -143,11 +155,33 @@ func NewLog(t testing.TB, opts Options) *Log {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.set(api.NewHandler(api.Config{
+	var files *pki.Files
+	kc := keyless.Config{PublicURL: srv.URL, Origin: origin, LogKey: opts.Key, Registerer: reg}
+	if opts.Keyless {
+		if files, err = pki.Init(filepath.Join(t.TempDir(), "keyless"), pki.InitOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		kc.CAChain, kc.CAKey, kc.CTLogKey, kc.DevOIDC = files.CAChain, files.CAKey, files.CTLogKey, true
+		kc.TSAChain, kc.TSAKey = files.TSAChain, files.TSAKey
+		kc.Storage, kc.StorageOptions = "file:"+opts.Dir, storage.Options{AutoMigrate: true}
+		if opts.Store == "postgres" {
+			kc.Storage = dbURL
+		}
+		kc.CertLog = mlog.Config{BatchMaxSize: 256, BatchMaxAge: 10 * time.Millisecond,
+			CheckpointInterval: 100 * time.Millisecond, CheckpointRepublishInterval: time.Minute,
+			AwaitPoll: 5 * time.Millisecond, PushbackMaxOutstanding: 4096}
+	}
+	services, err := keyless.Start(ctx, ctx, kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler := api.NewHandler(api.Config{
+		CertLog: services.CertLog, Services: services.Mounts,
 		Log: l, Decoder: dec, MaxRequestBytes: opts.MaxRequestBytes, AddTimeout: opts.AddTimeout,
 		Ready:    func(ctx context.Context) error { return store.Ping(ctx) },
 		Gatherer: reg, OpenAPI: openapi.Spec, Metrics: am,
-	}))
+	})
+	h.set(handler)
 	t.Cleanup(func() {
 		srv.Close()
 		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -155,14 +189,21 @@ func NewLog(t testing.TB, opts Options) *Log {
 		if err := l.Close(sctx); err != nil {
 			t.Errorf("closing log: %v", err)
 		}
+		if services.CertLog != nil {
+			if err := services.CertLog.Close(sctx); err != nil {
+				t.Errorf("closing certificate log: %v", err)
+			}
+		}
 		cancel()
+		services.Close()
 		_ = store.Close()
 	})
 	logID, err := note.LogID(origin, opts.Key.Public())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Log{URL: srv.URL, Origin: origin, Key: opts.Key, LogID: logID, Log: l, Store: store, Dir: opts.Dir, DatabaseURL: dbURL, Registry: reg}
+	return &Log{URL: srv.URL, Origin: origin, Key: opts.Key, LogID: logID, Log: l, Store: store, Dir: opts.Dir, DatabaseURL: dbURL, Registry: reg,
+		Keyless: services, Files: files, Handler: handler}
 }
 
 func openStore(ctx context.Context, opts Options, dbURL string) (storage.Backend, error) {

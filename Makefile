@@ -5,7 +5,7 @@ DATA      ?= ./mosaic-data
 PKGS      := ./...
 INTEROP   := e2e/interop
 
-.PHONY: all build run test test-short bench lint fuzz clean
+.PHONY: all build run test test-short bench lint fuzz clean demo
 
 all: build
 
@@ -22,6 +22,10 @@ test:
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 	cd $(INTEROP) && $(GO) vet ./... && $(GO) test -count=1 -timeout 10m ./...
 
+## demo: the keyless flow end to end (CA + TSA + log + dev OIDC issuer, sigstore-go signs and verifies)
+demo:
+	BIN=$(BIN) bash e2e/demo.sh
+
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
 
@@ -34,6 +38,12 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./internal/entry/
 	$(GO) test -run '^$$' -fuzz FuzzParseTilePath -fuzztime $(FUZZTIME) ./internal/api/
+	$(GO) test -run '^$$' -fuzz FuzzParseRequest -fuzztime $(FUZZTIME) ./internal/ca/
+	$(GO) test -run '^$$' -fuzz FuzzParseRequest -fuzztime $(FUZZTIME) ./internal/tsa/
+	$(GO) test -run '^$$' -fuzz FuzzParseIssuer -fuzztime $(FUZZTIME) ./internal/oidc/
+	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME) ./internal/oidc/
+	$(GO) test -run '^$$' -fuzz FuzzParseChain -fuzztime $(FUZZTIME) ./internal/pki/
+	$(GO) test -run '^$$' -fuzz FuzzParseSigner -fuzztime $(FUZZTIME) ./internal/pki/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

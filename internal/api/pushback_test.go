@@ -21,19 +21,7 @@ import (
 func TestPushbackPostgres(t *testing.T) {
 	l := mosaictest.NewLog(t, mosaictest.Options{Store: "postgres", PushbackMaxOutstanding: 4})
 	signer := mosaictest.NewSigner(t, mosaictest.ECDSAP256)
-	// Stall integration: hold the integration row lock.
-	conn, err := pgx.Connect(t.Context(), l.DatabaseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	tx, err := conn.Begin(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(t.Context(), "SELECT 1 FROM int_coord FOR UPDATE"); err != nil {
-		t.Fatal(err)
-	}
+	tx := stallIntegration(t, l.DatabaseURL)
 
 	// Send one request at a time and wait until it is sequenced (or refused),
 	// so each forms its own batch: the sixth batch finds 5 entries waiting,
@@ -105,18 +93,7 @@ func statuses503(mu *sync.Mutex, statuses map[int]int) int {
 func TestStoredButUnpublishedPostgres(t *testing.T) {
 	l := mosaictest.NewLog(t, mosaictest.Options{Store: "postgres", AddTimeout: 500 * time.Millisecond})
 	signer := mosaictest.NewSigner(t, mosaictest.ECDSAP256)
-	conn, err := pgx.Connect(t.Context(), l.DatabaseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	tx, err := conn.Begin(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(t.Context(), "SELECT 1 FROM int_coord FOR UPDATE"); err != nil {
-		t.Fatal(err)
-	}
+	tx := stallIntegration(t, l.DatabaseURL)
 	body := signer.Request(t, []byte("stored, not yet published"))
 	resp, err := http.Post(l.URL+"/api/v2/log/entries", "application/json", bytes.NewReader(body))
 	if err != nil {
@@ -150,4 +127,23 @@ func TestStoredButUnpublishedPostgres(t *testing.T) {
 	if resp.StatusCode != http.StatusConflict || resp.Header.Get("X-Log-Index") != "0" {
 		t.Fatalf("retry got %d X-Log-Index %q: %s, want 409 at index 0", resp.StatusCode, resp.Header.Get("X-Log-Index"), b)
 	}
+}
+
+// stallIntegration holds the integration row lock in a transaction until
+// the caller rolls it back (or the test ends), so nothing gets integrated.
+func stallIntegration(t *testing.T, databaseURL string) pgx.Tx {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), databaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	tx, err := conn.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(t.Context(), "SELECT 1 FROM int_coord FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	return tx
 }

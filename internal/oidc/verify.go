@@ -312,7 +312,7 @@ func identity(cfg IssuerConfig, tok *gooidc.IDToken, claims map[string]any) (*Id
 		if err != nil || !u.IsAbs() {
 			return nil, tokenErr(ReasonSubject, "subject %q is not an absolute URI", clip(tok.Subject))
 		}
-		if cfg.Domain != "" && !strings.HasPrefix(tok.Subject, cfg.Domain) {
+		if cfg.Domain != "" && !withinDomain(tok.Subject, cfg.Domain) {
 			return nil, tokenErr(ReasonSubject, "subject %q is outside %s", clip(tok.Subject), cfg.Domain)
 		}
 		id.SANKind, id.SAN, id.Challenge = SANURI, tok.Subject, tok.Subject
@@ -352,4 +352,14 @@ func clip(s string) string {
 		return s[:100] + "…"
 	}
 	return s
+}
+
+// withinDomain reports whether subject is domain or lies under it at a path
+// boundary: "spiffe://example.org" admits "spiffe://example.org/ci" but not
+// "spiffe://example.org.evil/ci".
+func withinDomain(subject, domain string) bool {
+	if strings.HasSuffix(domain, "/") {
+		return strings.HasPrefix(subject, domain)
+	}
+	return subject == domain || strings.HasPrefix(subject, domain+"/")
 }

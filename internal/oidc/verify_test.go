@@ -157,6 +157,8 @@ func TestVerifyURIAndUsernameIssuers(t *testing.T) {
 		{IssuerConfig{URL: ti.srv.URL, Type: TypeURI, Domain: "spiffe://example.org/"}, "spiffe://example.org/ci/build", SANURI, "spiffe://example.org/ci/build", ""},
 		{IssuerConfig{URL: ti.srv.URL, Type: TypeURI, Domain: "spiffe://example.org/"}, "spiffe://evil.org/ci", 0, "", ReasonSubject},
 		{IssuerConfig{URL: ti.srv.URL, Type: TypeURI}, "not a uri", 0, "", ReasonSubject},
+		{IssuerConfig{URL: ti.srv.URL, Type: TypeURI, Domain: "spiffe://example.org"}, "spiffe://example.org.evil/ci", 0, "", ReasonSubject},
+		{IssuerConfig{URL: ti.srv.URL, Type: TypeURI, Domain: "spiffe://example.org"}, "spiffe://example.org/ci", SANURI, "spiffe://example.org/ci", ""},
 		{IssuerConfig{URL: ti.srv.URL, Type: TypeUsername, Domain: "example.com"}, "alice", SANOtherName, "alice!example.com", ""},
 	} {
 		v, err := NewVerifier([]IssuerConfig{c.cfg})

@@ -29,11 +29,7 @@ func (a *appender) integrateLoop(ctx context.Context) {
 				if ctx.Err() != nil {
 					return
 				}
-				level := slog.LevelWarn
-				if errors.Is(err, ErrIntegrity) {
-					level = slog.LevelError
-				}
-				a.s.log.Log(ctx, level, "integration failed; will retry", "err", err)
+				a.s.logFailure(ctx, "integration failed; will retry", err)
 				if !a.retryWait(ctx, bo.next(), !errors.Is(err, ErrIntegrity)) {
 					return
 				}
@@ -348,4 +344,14 @@ func (s *Store) cacheFull(out *integrated) {
 			s.cache.addBundle(i, b)
 		}
 	}
+}
+
+// logFailure logs a failed background step: integrity failures as errors
+// (they need a person), anything else as a warning (it is retried).
+func (s *Store) logFailure(ctx context.Context, msg string, err error) {
+	level := slog.LevelWarn
+	if errors.Is(err, ErrIntegrity) {
+		level = slog.LevelError
+	}
+	s.log.Log(ctx, level, msg, "err", err)
 }

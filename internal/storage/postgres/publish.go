@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -34,11 +33,7 @@ func (a *appender) publishLoop(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			level := slog.LevelWarn
-			if errors.Is(err, ErrIntegrity) {
-				level = slog.LevelError
-			}
-			a.s.log.Log(ctx, level, "publishing checkpoint failed; will retry", "err", err)
+			a.s.logFailure(ctx, "publishing checkpoint failed; will retry", err)
 			wait = bo.next()
 		} else {
 			bo.reset()

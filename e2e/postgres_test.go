@@ -45,18 +45,7 @@ func TestCrashRecoveryPostgres(t *testing.T) {
 	}
 	s.start()
 	key := readKey(t, keyPath)
-	cp, leaves := logState(t, s.URL, s.Origin, key)
-	checkAcked(t, s.URL, cp, leaves, acks)
-	rederive(t, cp, leaves)
-	body := mosaictest.NewSigner(t, mosaictest.ECDSAP256).Request(t, []byte("after the crash"))
-	tle, status, b, err := postEntry(t.Context(), s.URL, body)
-	if err != nil || status != http.StatusCreated {
-		t.Fatalf("add after restart: %d %s %v", status, b, err)
-	}
-	if uint64(tle.GetLogIndex()) < cp.Size {
-		t.Errorf("new entry at %d, inside the already published tree of %d", tle.GetLogIndex(), cp.Size)
-	}
-	t.Logf("%d entries acknowledged before SIGKILL; log size after restart %d", len(acks), cp.Size)
+	checkAfterCrash(t, s.URL, s.Origin, key, acks, mosaictest.NewSigner(t, mosaictest.ECDSAP256))
 }
 
 // Two mosaicd frontends on one database serve one log: what one appends

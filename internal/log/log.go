@@ -62,6 +62,9 @@ type Config struct {
 	// is the persistent dedup, or nil.
 	AntispamInMemory uint
 	Antispam         tessera.Antispam
+	// Dedup is the persistent duplicate map for stores that do not
+	// deduplicate themselves, or nil (see Deduplicator).
+	Dedup Deduplicator
 	// TileCacheSize is the number of tiles and bundles kept in memory.
 	TileCacheSize int
 	Logger        *slog.Logger
@@ -81,6 +84,7 @@ type Log struct {
 	shutdown func(context.Context) error
 	reader   *cachedReader
 	awaiter  *awaiter
+	dedup    Deduplicator
 	// stopAwaiter ends the awaiter's poll loop; called by Close.
 	stopAwaiter context.CancelFunc
 
@@ -145,6 +149,7 @@ func New(ctx context.Context, driver tessera.Driver, cfg Config) (*Log, error) {
 		appender:    appender,
 		shutdown:    shutdown,
 		reader:      cr,
+		dedup:       cfg.Dedup,
 		stopAwaiter: stop,
 	}
 	l.awaiter = newAwaiter(awaitCtx, cfg.AwaitPoll, func(ctx context.Context) ([]byte, uint64, error) {
@@ -193,6 +198,11 @@ func (l *Log) Add(ctx context.Context, leaf []byte) (*Added, error) {
 		return nil, ErrShuttingDown
 	}
 	start := time.Now()
+	if idx, ok, err := l.lookupDuplicate(ctx, leaf); err != nil {
+		return nil, err
+	} else if ok {
+		return l.prove(ctx, leaf, idx, true, start)
+	}
 	idx, err := l.appender.Add(ctx, tessera.NewEntry(leaf))()
 	if err != nil {
 		if errors.Is(err, tessera.ErrPushback) {
@@ -200,8 +210,18 @@ func (l *Log) Add(ctx context.Context, leaf []byte) (*Added, error) {
 		}
 		return nil, fmt.Errorf("appending entry: %w", err)
 	}
+	if !idx.IsDup {
+		l.recordAppended(ctx, leaf, idx.Index)
+	}
 	// The entry is durable from here on; wait for a checkpoint to cover it.
-	cpRaw, err := l.awaiter.wait(ctx, idx.Index)
+	// A duplicate whose first copy is still being integrated waits too.
+	return l.prove(ctx, leaf, idx.Index, idx.IsDup, start)
+}
+
+// prove waits for a published checkpoint covering index and proves leaf
+// at index against it.
+func (l *Log) prove(ctx context.Context, leaf []byte, index uint64, dup bool, start time.Time) (*Added, error) {
+	cpRaw, err := l.awaiter.wait(ctx, index)
 	if err != nil {
 		return nil, err
 	}
@@ -209,24 +229,24 @@ func (l *Log) Add(ctx context.Context, leaf []byte) (*Added, error) {
 	if err != nil {
 		return nil, err
 	}
-	hashes, err := l.inclusionProof(ctx, idx.Index, cp.Size)
+	hashes, err := l.inclusionProof(ctx, index, cp.Size)
 	if err != nil {
 		return nil, err
 	}
-	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, idx.Index, cp.Size, rfc6962.DefaultHasher.HashLeaf(leaf), hashes, cp.Hash); err != nil {
+	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, index, cp.Size, rfc6962.DefaultHasher.HashLeaf(leaf), hashes, cp.Hash); err != nil {
 		// Never hand out a proof that does not verify: this is an
-		// integrity failure of the log's own storage.
+		// integrity failure of the log's own storage (or its dedup map).
 		l.metrics.integrityFailures.Inc()
-		l.logger.Error("inclusion proof for a new entry does not verify", "index", idx.Index, "size", cp.Size, "err", err)
-		return nil, fmt.Errorf("integrity failure: inclusion proof of %d in %d does not verify: %w", idx.Index, cp.Size, err)
+		l.logger.Error("inclusion proof for an added entry does not verify", "index", index, "size", cp.Size, "duplicate", dup, "err", err)
+		return nil, fmt.Errorf("integrity failure: inclusion proof of %d in %d does not verify: %w", index, cp.Size, err)
 	}
-	if idx.IsDup {
+	if dup {
 		l.metrics.duplicates.Inc()
 	} else {
 		l.metrics.appended.Inc()
 		l.metrics.addLatency.Observe(time.Since(start).Seconds())
 	}
-	return &Added{Index: idx.Index, Duplicate: idx.IsDup, Checkpoint: cpRaw, Size: cp.Size, Root: cp.Hash, Proof: hashes}, nil
+	return &Added{Index: index, Duplicate: dup, Checkpoint: cpRaw, Size: cp.Size, Root: cp.Hash, Proof: hashes}, nil
 }
 
 // Checkpoint returns the latest published checkpoint, verified and parsed.

@@ -51,7 +51,9 @@ func MigratePostgres(ctx context.Context, url string) (int, error) {
 }
 
 func (b *pgBackend) Driver() tessera.Driver     { return b.store }
-func (b *pgBackend) Antispam() tessera.Antispam { return nil }
+// Dedup is nil: the driver records identities in its sequencing
+// transaction, which is exact across frontends.
+func (b *pgBackend) Dedup() (Dedup, error) { return nil, nil }
 func (b *pgBackend) Kind() string               { return "postgres" }
 func (b *pgBackend) Ping(ctx context.Context) error {
 	return b.store.Ping(ctx)

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/transparency-dev/tessera"
@@ -24,6 +25,10 @@ const mosaicDir = ".mosaic"
 type posixBackend struct {
 	dir    string
 	driver tessera.Driver
+
+	// mu guards dedup, opened on first use and closed by Close.
+	mu    sync.Mutex
+	dedup *badgerDedup
 }
 
 var _ Backend = (*posixBackend)(nil)
@@ -43,8 +48,20 @@ func OpenPosix(ctx context.Context, dir string) (Backend, error) {
 func (b *posixBackend) Driver() tessera.Driver { return b.driver }
 func (b *posixBackend) Kind() string           { return "posix" }
 
-// Antispam is nil: the embedded store relies on Tessera's in-memory dedup.
-func (b *posixBackend) Antispam() tessera.Antispam { return nil }
+// Dedup is a Badger map in DIR/.mosaic/dedup: Tessera's POSIX driver does
+// not deduplicate, and its in-memory dedup forgets on restart.
+func (b *posixBackend) Dedup() (Dedup, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.dedup == nil {
+		d, err := openBadgerDedup(filepath.Join(b.dir, mosaicDir, "dedup"))
+		if err != nil {
+			return nil, err
+		}
+		b.dedup = d
+	}
+	return b.dedup, nil
+}
 
 // Ping checks that the log directory is still there and readable.
 func (b *posixBackend) Ping(ctx context.Context) error {
@@ -84,7 +101,16 @@ func (b *posixBackend) RecordIdentity(ctx context.Context, id Identity) (Identit
 	return rec, nil
 }
 
-func (b *posixBackend) Close() error { return nil }
+func (b *posixBackend) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.dedup == nil {
+		return nil
+	}
+	err := b.dedup.Close()
+	b.dedup = nil
+	return err
+}
 
 // writeExclusive creates path with data, durably, failing with fs.ErrExist
 // if it already exists. The file appears whole or not at all.

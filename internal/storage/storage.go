@@ -2,8 +2,8 @@
 //
 // A store is a Tessera driver plus the few things mosaicd needs around it: a
 // liveness probe for /readyz, the log's recorded identity (origin and public
-// key, fixed when the log is created), and an optional persistent antispam
-// (deduplication) implementation. Each backend lives in its own package
+// key, fixed when the log is created), and the persistent duplicate map when
+// the driver has none. Each backend lives in its own package
 // (Tessera's POSIX driver for file:, internal/storage/postgres for
 // postgres://); this package only parses the URL and wires the choice.
 package storage
@@ -35,10 +35,10 @@ type Identity struct {
 type Backend interface {
 	// Driver is the Tessera driver passed to tessera.NewAppender.
 	Driver() tessera.Driver
-	// Antispam is the persistent deduplication to install with
-	// AppendOptions.WithAntispam, or nil when the driver deduplicates itself
-	// (or the backend offers none).
-	Antispam() tessera.Antispam
+	// Dedup opens the persistent duplicate map the log needs when the
+	// driver does not deduplicate by itself, or returns nil when it does
+	// (PostgreSQL dedups in its sequencing transaction).
+	Dedup() (Dedup, error)
 	// Ping reports whether the store answers; /readyz uses it.
 	Ping(ctx context.Context) error
 	// CheckpointPublishedAt is when the latest checkpoint was published

@@ -1,0 +1,146 @@
+package log
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/transparency-dev/tessera/api"
+	"github.com/transparency-dev/tessera/api/layout"
+)
+
+// Deduplicator is a persistent map from an entry's identity (SHA-256 of its
+// leaf, as Tessera computes it) to its index, for stores whose driver does
+// not deduplicate by itself (the embedded POSIX store). With Tessera's
+// in-memory dedup, which catches equal entries in flight in this process, it
+// makes duplicate detection exact for one process and across its restarts:
+//
+//   - every entry up to Scanned is recorded, and Scanned only moves after
+//     the entries below it are durably recorded;
+//   - the log records each entry it appends as soon as it has an index
+//     (not necessarily durably: a crash loses only what the scan redoes);
+//   - at start the log scans from Scanned to its published size before it
+//     takes entries, so every entry ever acknowledged (acknowledgement waits
+//     for a published checkpoint) is found after a crash.
+type Deduplicator interface {
+	// Lookup returns the index recorded for identity.
+	Lookup(ctx context.Context, identity []byte) (index uint64, ok bool, err error)
+	// Record notes that identity is at index.
+	Record(ctx context.Context, identity []byte, index uint64) error
+	// Scanned is the log size below which every entry is recorded.
+	Scanned(ctx context.Context) (uint64, error)
+	// RecordScanned durably records identities[i] at from+i and moves
+	// Scanned to from+len(identities).
+	RecordScanned(ctx context.Context, from uint64, identities [][]byte) error
+}
+
+// lookupDuplicate returns the index of an equal entry the deduplicator
+// knows, if any.
+func (l *Log) lookupDuplicate(ctx context.Context, leaf []byte) (uint64, bool, error) {
+	if l.dedup == nil {
+		return 0, false, nil
+	}
+	id := sha256.Sum256(leaf)
+	idx, ok, err := l.dedup.Lookup(ctx, id[:])
+	if err != nil {
+		return 0, false, fmt.Errorf("looking up duplicates: %w", err)
+	}
+	return idx, ok, nil
+}
+
+// recordAppended notes a new entry's index. A failure is logged, not
+// returned: the entry is in the log, and the dedup scan records it later.
+func (l *Log) recordAppended(ctx context.Context, leaf []byte, index uint64) {
+	if l.dedup == nil {
+		return
+	}
+	id := sha256.Sum256(leaf)
+	if err := l.dedup.Record(ctx, id[:], index); err != nil {
+		l.logger.Warn("recording a new entry for deduplication; the dedup scan will", "index", index, "err", err)
+	}
+}
+
+// CatchUpDedup records every published entry the deduplicator has not
+// scanned yet. mosaicd calls it before taking traffic, then FollowDedup.
+func (l *Log) CatchUpDedup(ctx context.Context) error {
+	if l.dedup == nil {
+		return nil
+	}
+	cp, _, err := l.Checkpoint(ctx)
+	if errors.Is(err, ErrNotFound) {
+		return nil // a new log: nothing published, nothing to scan
+	} else if err != nil {
+		return err
+	}
+	from, err := l.dedup.Scanned(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the dedup scan position: %w", err)
+	}
+	start, logged := time.Now(), time.Now()
+	for from < cp.Size {
+		next, err := l.scanBundle(ctx, from, cp.Size)
+		if err != nil {
+			return err
+		}
+		from = next
+		if time.Since(logged) > 5*time.Second {
+			l.logger.Info("catching up deduplication", "scanned", from, "size", cp.Size)
+			logged = time.Now()
+		}
+	}
+	if d := time.Since(start); d > time.Second {
+		l.logger.Info("deduplication caught up", "size", cp.Size, "took", d.Round(time.Millisecond))
+	}
+	return nil
+}
+
+// scanBundle records the entries of the bundle holding index from, up to
+// size, and returns where the next scan starts.
+func (l *Log) scanBundle(ctx context.Context, from, size uint64) (uint64, error) {
+	bundleIdx := from / layout.EntryBundleWidth
+	first := bundleIdx * layout.EntryBundleWidth
+	width := layout.PartialTileSize(0, bundleIdx, size)
+	raw, err := l.reader.bundle(ctx, bundleIdx, width)
+	if err != nil {
+		return 0, fmt.Errorf("reading entry bundle %d for the dedup scan: %w", bundleIdx, err)
+	}
+	var b api.EntryBundle
+	if err := b.UnmarshalText(raw); err != nil {
+		return 0, fmt.Errorf("parsing entry bundle %d for the dedup scan: %w", bundleIdx, err)
+	}
+	end := min(first+layout.EntryBundleWidth, size)
+	if uint64(len(b.Entries)) < end-first {
+		return 0, fmt.Errorf("entry bundle %d holds %d entries, want %d", bundleIdx, len(b.Entries), end-first)
+	}
+	ids := make([][]byte, 0, end-from)
+	for _, e := range b.Entries[from-first : end-first] {
+		id := sha256.Sum256(e)
+		ids = append(ids, id[:])
+	}
+	if err := l.dedup.RecordScanned(ctx, from, ids); err != nil {
+		return 0, fmt.Errorf("recording entries %d to %d for deduplication: %w", from, end, err)
+	}
+	return end, nil
+}
+
+// FollowDedup keeps the dedup scan close behind the published checkpoint
+// until ctx ends, so a restart has little to catch up.
+func (l *Log) FollowDedup(ctx context.Context, every time.Duration) {
+	if l.dedup == nil {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := l.CatchUpDedup(ctx); err != nil && ctx.Err() == nil {
+			l.logger.Warn("following the log for deduplication", "err", err)
+		}
+	}
+}

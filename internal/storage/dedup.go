@@ -1,0 +1,141 @@
+package storage
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Dedup is a persistent map from an entry's identity to its log index, for
+// backends whose driver does not deduplicate by itself. It has the method
+// set of internal/log's Deduplicator, whose doc states the contract.
+type Dedup interface {
+	Lookup(ctx context.Context, identity []byte) (index uint64, ok bool, err error)
+	Record(ctx context.Context, identity []byte, index uint64) error
+	Scanned(ctx context.Context) (uint64, error)
+	RecordScanned(ctx context.Context, from uint64, identities [][]byte) error
+}
+
+// badgerDedup keeps the map in a Badger database (an embedded, maintained
+// key-value store) beside the POSIX log: "i"+identity → big-endian index,
+// and "scanned" → big-endian log size.
+type badgerDedup struct {
+	db *badger.DB
+}
+
+var _ Dedup = (*badgerDedup)(nil)
+
+var scannedKey = []byte("scanned")
+
+// openBadgerDedup opens (creating if needed) the map in dir. Badger holds
+// an exclusive lock on dir, so one process at a time serves the log.
+func openBadgerDedup(dir string) (*badgerDedup, error) {
+	opts := badger.DefaultOptions(dir).
+		WithLogger(nil).
+		// Record is not synced (the scan redoes a lost one); RecordScanned
+		// syncs explicitly before Scanned moves.
+		WithSyncWrites(false).
+		WithMemTableSize(8 << 20).
+		WithValueLogFileSize(64 << 20).
+		WithNumCompactors(2)
+	db, err := badger.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("opening the dedup map in %s (is another mosaicd serving this directory?): %w", dir, err)
+	}
+	return &badgerDedup{db: db}, nil
+}
+
+func identityKey(identity []byte) []byte { return append([]byte{'i'}, identity...) }
+
+func (d *badgerDedup) Lookup(ctx context.Context, identity []byte) (uint64, bool, error) {
+	var idx uint64
+	err := d.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(identityKey(identity))
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			if len(v) != 8 {
+				return fmt.Errorf("dedup map value of %d bytes, want 8", len(v))
+			}
+			idx = binary.BigEndian.Uint64(v)
+			return nil
+		})
+	})
+	switch {
+	case errors.Is(err, badger.ErrKeyNotFound):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, err
+	}
+	return idx, true, nil
+}
+
+// Record keeps the first index recorded for an identity: a log written
+// before deduplication may hold an entry twice, and retries resolve to the
+// earliest copy.
+func (d *badgerDedup) Record(ctx context.Context, identity []byte, index uint64) error {
+	return d.db.Update(func(txn *badger.Txn) error { return setFirst(txn, identity, index) })
+}
+
+func setFirst(txn *badger.Txn, identity []byte, index uint64) error {
+	key := identityKey(identity)
+	_, err := txn.Get(key)
+	switch {
+	case err == nil:
+		return nil
+	case !errors.Is(err, badger.ErrKeyNotFound):
+		return err
+	}
+	return txn.Set(key, binary.BigEndian.AppendUint64(nil, index))
+}
+
+func (d *badgerDedup) Scanned(ctx context.Context) (uint64, error) {
+	var n uint64
+	err := d.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(scannedKey)
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			if len(v) != 8 {
+				return fmt.Errorf("dedup scan position of %d bytes, want 8", len(v))
+			}
+			n = binary.BigEndian.Uint64(v)
+			return nil
+		})
+	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return 0, nil
+	}
+	return n, err
+}
+
+// RecordScanned writes the identities, syncs them, and only then moves the
+// scan position, so the position never runs ahead of what is on disk.
+func (d *badgerDedup) RecordScanned(ctx context.Context, from uint64, identities [][]byte) error {
+	if err := d.db.Update(func(txn *badger.Txn) error {
+		for i, id := range identities {
+			if err := setFirst(txn, id, from+uint64(i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := d.db.Sync(); err != nil {
+		return err
+	}
+	if err := d.db.Update(func(txn *badger.Txn) error {
+		return txn.Set(scannedKey, binary.BigEndian.AppendUint64(nil, from+uint64(len(identities))))
+	}); err != nil {
+		return err
+	}
+	return d.db.Sync()
+}
+
+func (d *badgerDedup) Close() error { return d.db.Close() }

@@ -43,6 +43,7 @@ type serveConfig struct {
 	limits                 entry.Limits
 	algorithms             string
 	addTimeout             time.Duration
+	duplicates             string
 	shutdownTimeout        time.Duration
 	logFormat, logLevel    string
 	autoMigrate            bool
@@ -70,6 +71,8 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.IntVar(&c.limits.MaxSignatureBytes, "max-signature-bytes", entry.DefaultLimits.MaxSignatureBytes, "largest accepted signature")
 	fs.StringVar(&c.algorithms, "allowed-algorithms", strings.Join(entry.AlgorithmNames(entry.DefaultAlgorithms), ","), "comma-separated signing algorithms accepted in entries")
 	fs.DurationVar(&c.addTimeout, "add-timeout", 30*time.Second, "longest a write waits for its proof")
+	fs.StringVar(&c.duplicates, "duplicates", string(api.DuplicatesExisting), "how a submission already in the log is answered: "+
+		"existing (201 with the existing entry and its proof, header X-Mosaic-Duplicate: retries succeed) or conflict (409 naming the index, as Rekor v2)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "longest a graceful shutdown waits for in-flight adds")
 	fs.BoolVar(&c.autoMigrate, "auto-migrate", true, "apply pending PostgreSQL schema migrations at start (else refuse to start until 'mosaicd migrate' ran)")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
@@ -114,6 +117,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{fmt.Errorf("--allowed-algorithms: %w", err)}
 	}
+	duplicates, err := api.ParseDuplicates(cfg.duplicates)
+	if err != nil {
+		return usageError{err}
+	}
 	decoder, err := entry.NewDecoder(cfg.limits, algs)
 	if err != nil {
 		return usageError{err}
@@ -148,12 +155,25 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	mainConfig := logConfig
 	mainConfig.Origin, mainConfig.Key = origin, key
-	mainConfig.AntispamInMemory, mainConfig.Antispam = 256<<10, store.Antispam()
+	mainConfig.AntispamInMemory = 256 << 10
 	mainConfig.Logger, mainConfig.Metrics = logger, logMetrics
+	dedup, err := store.Dedup()
+	if err != nil {
+		return err
+	}
+	if dedup != nil {
+		mainConfig.Dedup = dedup
+	}
 	l, err := mlog.New(logCtx, store.Driver(), mainConfig)
 	if err != nil {
 		return err
 	}
+	// Every entry acknowledged before a restart must be found again
+	// before the first add is taken.
+	if err := l.CatchUpDedup(ctx); err != nil {
+		return fmt.Errorf("catching up deduplication: %w", err)
+	}
+	go l.FollowDedup(logCtx, time.Second)
 	go l.WatchCheckpoint(logCtx, time.Second, store.CheckpointPublishedAt)
 
 	kc, err := cfg.keyless.config()
@@ -182,7 +202,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		gatherer = nil
 	}
 	handler := api.NewHandler(api.Config{
-		Log: l, Decoder: decoder, MaxRequestBytes: cfg.maxRequestBytes, AddTimeout: cfg.addTimeout,
+		Log: l, Decoder: decoder, MaxRequestBytes: cfg.maxRequestBytes, AddTimeout: cfg.addTimeout, Duplicates: duplicates,
 		Ready: func(ctx context.Context) error {
 			for _, s := range stores {
 				if err := storage.Ready(ctx, s, 2*cfg.republishInterval+10*time.Second); err != nil {

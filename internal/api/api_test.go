@@ -143,9 +143,50 @@ func TestCreateEntryErrors(t *testing.T) {
 	})
 }
 
-func TestDuplicate(t *testing.T) {
+// TestDuplicateExisting: in the default mode a re-submission gets 201 and
+// the original entry with a proof that verifies, marked as a duplicate.
+func TestDuplicateExisting(t *testing.T) {
 	eachStore(t, func(t *testing.T, store string) {
 		l := mosaictest.NewLog(t, mosaictest.Options{Store: store})
+		body := mosaictest.NewSigner(t, mosaictest.Ed25519ph).Request(t, []byte("once"))
+		resp, first := post(t, l.URL, body)
+		if resp.StatusCode != http.StatusCreated || resp.Header.Get(api.DuplicateHeader) != "" {
+			t.Fatalf("first add: %d %s %q %s", resp.StatusCode, api.DuplicateHeader, resp.Header.Get(api.DuplicateHeader), first)
+		}
+		tle, err := l.CheckEntry(first)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Something else lands in between, so the retry is proven against
+		// a larger tree than the first answer was.
+		if resp, b := post(t, l.URL, mosaictest.NewSigner(t, mosaictest.ECDSAP256).Request(t, []byte("other"))); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("other add: %d %s", resp.StatusCode, b)
+		}
+		resp, second := post(t, l.URL, body)
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("duplicate: status %d, want 201: %s", resp.StatusCode, second)
+		}
+		idx := strconv.FormatInt(tle.GetLogIndex(), 10)
+		if got := resp.Header.Get(api.DuplicateHeader); got != idx {
+			t.Errorf("%s %q, want %q", api.DuplicateHeader, got, idx)
+		}
+		again, err := l.CheckEntry(second)
+		if err != nil {
+			t.Fatalf("the duplicate's answer does not verify: %v", err)
+		}
+		if again.GetLogIndex() != tle.GetLogIndex() || !bytes.Equal(again.GetCanonicalizedBody(), tle.GetCanonicalizedBody()) {
+			t.Errorf("duplicate answered index %d, want %d with the same body", again.GetLogIndex(), tle.GetLogIndex())
+		}
+		if again.GetInclusionProof().GetTreeSize() < 2 {
+			t.Errorf("duplicate proven against tree size %d, want the latest (2)", again.GetInclusionProof().GetTreeSize())
+		}
+	})
+}
+
+// TestDuplicateConflict: --duplicates=conflict is Rekor v2's 409.
+func TestDuplicateConflict(t *testing.T) {
+	eachStore(t, func(t *testing.T, store string) {
+		l := mosaictest.NewLog(t, mosaictest.Options{Store: store, Duplicates: api.DuplicatesConflict})
 		body := mosaictest.NewSigner(t, mosaictest.Ed25519ph).Request(t, []byte("once"))
 		resp, first := post(t, l.URL, body)
 		if resp.StatusCode != http.StatusCreated {
@@ -165,6 +206,54 @@ func TestDuplicate(t *testing.T) {
 		}
 		if e := errorBody(t, second); e.Code != 6 || !strings.Contains(e.Message, "at index "+idx) {
 			t.Errorf("duplicate error %+v does not name index %s", e, idx)
+		}
+	})
+}
+
+// TestDuplicateConcurrent: 50 concurrent submissions of one entry make one
+// log entry, and every one of them gets 201 with its index and a proof.
+func TestDuplicateConcurrent(t *testing.T) {
+	eachStore(t, func(t *testing.T, store string) {
+		l := mosaictest.NewLog(t, mosaictest.Options{Store: store})
+		body := mosaictest.NewSigner(t, mosaictest.Ed25519ph).Request(t, []byte("fifty times"))
+		const n = 50
+		indices := make([]int64, n)
+		dups := make([]bool, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				resp, b := post(t, l.URL, body)
+				if resp.StatusCode != http.StatusCreated {
+					t.Errorf("submission %d: %d %s", i, resp.StatusCode, b)
+					return
+				}
+				tle, err := l.CheckEntry(b)
+				if err != nil {
+					t.Errorf("submission %d: %v", i, err)
+					return
+				}
+				indices[i], dups[i] = tle.GetLogIndex(), resp.Header.Get(api.DuplicateHeader) != ""
+			})
+		}
+		wg.Wait()
+		firsts := 0
+		for i := range n {
+			if indices[i] != indices[0] {
+				t.Errorf("submission %d got index %d, submission 0 got %d", i, indices[i], indices[0])
+			}
+			if !dups[i] {
+				firsts++
+			}
+		}
+		if firsts != 1 {
+			t.Errorf("%d submissions were answered as new, want exactly 1", firsts)
+		}
+		cp, _, err := l.Log.Checkpoint(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cp.Size != 1 {
+			t.Errorf("the log holds %d entries, want 1", cp.Size)
 		}
 	})
 }
@@ -275,8 +364,8 @@ func TestMetrics(t *testing.T) {
 		for _, want := range []string{
 			"mosaic_log_entries_appended_total 1",
 			"mosaic_log_duplicates_total 1",
-			`mosaic_http_requests_total{code="201",method="POST",route="/api/v2/log/entries"} 1`,
-			`mosaic_http_requests_total{code="409",method="POST",route="/api/v2/log/entries"} 1`,
+			`mosaic_http_requests_total{code="201",method="POST",route="/api/v2/log/entries"} 2`,
+			`mosaic_api_duplicate_submissions_total{mode="existing"} 1`,
 			`mosaic_http_requests_total{code="405",method="other",route="unmatched"} 1`,
 			"mosaic_log_add_to_proof_seconds_count 1",
 			"mosaic_log_integrity_failures_total 0",

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -21,9 +22,34 @@ var responseJSON = protojson.MarshalOptions{EmitUnpopulated: true}
 // retryAfterSeconds is what a pushed-back client is told to wait.
 const retryAfterSeconds = 1
 
+// DuplicateHeader marks a 201 answered with an entry that was already in
+// the log; its value is the entry's index.
+const DuplicateHeader = "X-Mosaic-Duplicate"
+
+// Duplicates says how a submission equal to a logged entry is answered.
+type Duplicates string
+
+const (
+	// DuplicatesExisting answers 201 with the existing entry and its proof,
+	// as for a first submission, plus DuplicateHeader: retries succeed.
+	DuplicatesExisting Duplicates = "existing"
+	// DuplicatesConflict answers 409 naming the existing index, as Rekor v2.
+	DuplicatesConflict Duplicates = "conflict"
+)
+
+// ParseDuplicates reads a --duplicates value.
+func ParseDuplicates(s string) (Duplicates, error) {
+	switch d := Duplicates(s); d {
+	case DuplicatesExisting, DuplicatesConflict:
+		return d, nil
+	}
+	return "", fmt.Errorf("--duplicates %q: want existing or conflict", s)
+}
+
 // createEntry is Rekor v2's CreateEntry: a protobuf-JSON CreateEntryRequest
 // in, 201 and a TransparencyLogEntry out once a published checkpoint covers
-// the entry.
+// the entry. An equal entry already in the log is answered as Duplicates
+// says.
 func (s *server) createEntry(w http.ResponseWriter, r *http.Request) {
 	body, ok := s.readBody(w, r)
 	if !ok {
@@ -42,9 +68,15 @@ func (s *server) createEntry(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if added.Duplicate {
+		s.cfg.Metrics.duplicates.WithLabelValues(string(s.cfg.Duplicates)).Inc()
 		w.Header().Set("X-Log-Index", strconv.FormatUint(added.Index, 10))
-		writeError(w, http.StatusConflict, "an equal entry already exists in the log at index %d", added.Index)
-		return
+		if s.cfg.Duplicates == DuplicatesConflict {
+			writeError(w, http.StatusConflict, "an equal entry already exists in the log at index %d", added.Index)
+			return
+		}
+		// A retry gets what its first attempt would have got: the
+		// existing entry, proven against a checkpoint that covers it.
+		w.Header().Set(DuplicateHeader, strconv.FormatUint(added.Index, 10))
 	}
 	out, err := responseJSON.Marshal(s.logEntry(e, added))
 	if err != nil {

@@ -12,8 +12,9 @@ import (
 
 // Metrics are the HTTP layer's Prometheus collectors.
 type Metrics struct {
-	requests *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
+	requests   *prometheus.CounterVec
+	latency    *prometheus.HistogramVec
+	duplicates *prometheus.CounterVec
 }
 
 // NewMetrics creates the HTTP collectors.
@@ -27,12 +28,16 @@ func NewMetrics() *Metrics {
 			Help:    "HTTP request latency by route and method.",
 			Buckets: []float64{.001, .005, .01, .025, .05, .1, .2, .3, .5, 1, 2, 5, 10, 30},
 		}, []string{"route", "method"}),
+		duplicates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mosaic_api_duplicate_submissions_total",
+			Help: "Submissions equal to an entry already in the log, by how they were answered (--duplicates mode).",
+		}, []string{"mode"}),
 	}
 }
 
 // Collectors returns every collector, for registration.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.requests, m.latency}
+	return []prometheus.Collector{m.requests, m.latency, m.duplicates}
 }
 
 func (m *Metrics) middleware(next http.Handler) http.Handler {

@@ -466,16 +466,21 @@ func TestOpenAPIWrites(t *testing.T) {
 	}
 	t.Run("certificate", func(t *testing.T) { f.write(t, mosaictest.NewCertSigner(t, "alice@example.com"), "artifact") })
 
-	first := f.write(t, mosaictest.NewSigner(t, mosaictest.ECDSAP256), "artifact for 409")
+	// A duplicate: 201 with the existing entry by default, 409 in
+	// conflict mode.
+	first := f.write(t, mosaictest.NewSigner(t, mosaictest.ECDSAP256), "artifact for a duplicate")
 	x := do(t, http.MethodPost, f.entries(), first.reqRaw)
-	f.check(t, x, http.StatusConflict)
+	f.check(t, x, http.StatusCreated)
 	var tle struct{ LogIndex string }
 	if err := json.Unmarshal(first.body, &tle); err != nil {
 		t.Fatal(err)
 	}
-	if got := x.resp.Header.Get("X-Log-Index"); got != tle.LogIndex {
-		t.Errorf("X-Log-Index %q, want %q", got, tle.LogIndex)
+	if got := x.resp.Header.Get(api.DuplicateHeader); got != tle.LogIndex {
+		t.Errorf("%s %q, want %q", api.DuplicateHeader, got, tle.LogIndex)
 	}
+	conflict := &fixture{doc: f.doc, r: f.r, l: mosaictest.NewLog(t, mosaictest.Options{Duplicates: api.DuplicatesConflict})}
+	dup := conflict.write(t, mosaictest.NewSigner(t, mosaictest.ECDSAP256), "artifact for 409")
+	conflict.check(t, do(t, http.MethodPost, conflict.entries(), dup.reqRaw), http.StatusConflict)
 
 	// The checks must be able to fail: a field protojson clients would
 	// refuse, or an int64 written as a number, breaks the 201.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/mosaiclog/mosaic/internal/api"
 	"github.com/mosaiclog/mosaic/internal/mosaictest"
 )
 
@@ -124,8 +125,8 @@ func TestStoredButUnpublishedPostgres(t *testing.T) {
 			break
 		}
 	}
-	if resp.StatusCode != http.StatusConflict || resp.Header.Get("X-Log-Index") != "0" {
-		t.Fatalf("retry got %d X-Log-Index %q: %s, want 409 at index 0", resp.StatusCode, resp.Header.Get("X-Log-Index"), b)
+	if resp.StatusCode != http.StatusCreated || resp.Header.Get(api.DuplicateHeader) != "0" {
+		t.Fatalf("retry got %d %s %q: %s, want 201 with the entry at index 0", resp.StatusCode, api.DuplicateHeader, resp.Header.Get(api.DuplicateHeader), b)
 	}
 }
 

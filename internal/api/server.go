@@ -29,6 +29,9 @@ type Config struct {
 	MaxRequestBytes int64
 	// AddTimeout bounds how long a write waits for its proof.
 	AddTimeout time.Duration
+	// Duplicates says how a submission already in the log is answered
+	// (default DuplicatesExisting).
+	Duplicates Duplicates
 	// Ready reports whether the server should take traffic (see /readyz).
 	Ready func(ctx context.Context) error
 	// Gatherer serves /metrics; nil disables the route.
@@ -58,6 +61,9 @@ func NewHandler(cfg Config) http.Handler {
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics()
+	}
+	if cfg.Duplicates == "" {
+		cfg.Duplicates = DuplicatesExisting
 	}
 	if cfg.AddTimeout == 0 {
 		cfg.AddTimeout = 30 * time.Second

@@ -242,7 +242,8 @@ func (s *Services) openCertLog(ctx, logCtx context.Context, cfg Config, key cryp
 	lc := cfg.CertLog
 	lc.Origin, lc.Key = origin, key
 	// Every precertificate is unique (random serial): a small cache suffices.
-	lc.Antispam, lc.AntispamInMemory = nil, 1024
+	// No persistent dedup map either.
+	lc.Antispam, lc.AntispamInMemory, lc.Dedup = nil, 1024, nil
 	lc.Logger = cfg.Logger.With("log", CertLogID)
 	lc.Metrics = mlog.NewMetrics() // the main log's metrics names are taken
 	l, err := mlog.New(logCtx, store.Driver(), lc)

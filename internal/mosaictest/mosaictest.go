@@ -72,6 +72,8 @@ type Options struct {
 	PushbackMaxOutstanding uint
 	// AddTimeout bounds how long a write waits for a checkpoint (default 20s).
 	AddTimeout time.Duration
+	// Duplicates is the --duplicates mode (default existing).
+	Duplicates api.Duplicates
 	// Keyless starts the CA (with its certificate log), the TSA and the
 	// development OIDC issuer with fresh key material from pki.Init.
 	Keyless bool
@@ -145,14 +147,25 @@ func NewLog(t testing.TB, opts Options) *Log {
 	lm, am := mlog.NewMetrics(), api.NewMetrics()
 	reg.MustRegister(lm.Collectors()...)
 	reg.MustRegister(am.Collectors()...)
-	l, err := mlog.New(ctx, store.Driver(), mlog.Config{
+	lc := mlog.Config{
 		Origin: origin, Key: opts.Key,
 		BatchMaxSize: 256, BatchMaxAge: 10 * time.Millisecond,
 		CheckpointInterval: 100 * time.Millisecond, CheckpointRepublishInterval: time.Minute,
 		AwaitPoll: 5 * time.Millisecond, PushbackMaxOutstanding: opts.PushbackMaxOutstanding, AntispamInMemory: 1 << 16,
 		Metrics: lm,
-	})
+	}
+	dedup, err := store.Dedup()
 	if err != nil {
+		t.Fatal(err)
+	}
+	if dedup != nil {
+		lc.Dedup = dedup
+	}
+	l, err := mlog.New(ctx, store.Driver(), lc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.CatchUpDedup(ctx); err != nil {
 		t.Fatal(err)
 	}
 	var files *pki.Files
@@ -178,6 +191,7 @@ func NewLog(t testing.TB, opts Options) *Log {
 	handler := api.NewHandler(api.Config{
 		CertLog: services.CertLog, Services: services.Mounts,
 		Log: l, Decoder: dec, MaxRequestBytes: opts.MaxRequestBytes, AddTimeout: opts.AddTimeout,
+		Duplicates: opts.Duplicates,
 		Ready:    func(ctx context.Context) error { return store.Ping(ctx) },
 		Gatherer: reg, OpenAPI: openapi.Spec, Metrics: am,
 	})

@@ -153,6 +153,8 @@ func (w *syncWriter) Write(p []byte) (int, error) {
 type acked struct {
 	index uint64
 	leaf  []byte
+	// request is the CreateEntryRequest that was acknowledged.
+	request []byte
 }
 
 // postEntry submits body and returns the acknowledged entry, or the status
@@ -268,6 +270,20 @@ func checkAfterCrash(t *testing.T, baseURL, origin string, key crypto.PublicKey,
 	cp, leaves := logState(t, baseURL, origin, key)
 	checkAcked(t, baseURL, cp, leaves, acks)
 	rederive(t, cp, leaves)
+	// A retry of an entry acknowledged before the crash resolves to its
+	// original index and appends nothing.
+	for _, a := range []acked{acks[0], acks[len(acks)/2], acks[len(acks)-1]} {
+		tle, status, b, err := postEntry(t.Context(), baseURL, a.request)
+		if err != nil || status != http.StatusCreated {
+			t.Fatalf("retry of the entry acknowledged at %d: %d %s %v", a.index, status, b, err)
+		}
+		if uint64(tle.GetLogIndex()) != a.index {
+			t.Errorf("retry of the entry acknowledged at %d got index %d", a.index, tle.GetLogIndex())
+		}
+	}
+	if again, _ := logState(t, baseURL, origin, key); again.Size != cp.Size {
+		t.Errorf("retries grew the log from %d to %d entries", cp.Size, again.Size)
+	}
 	body := signer.Request(t, []byte("after the crash"))
 	tle, status, b, err := postEntry(t.Context(), baseURL, body)
 	if err != nil || status != http.StatusCreated {

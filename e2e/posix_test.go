@@ -51,11 +51,13 @@ func TestQuickStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, status, b, err := postEntry(t.Context(), s.URL, body); err != nil || status != http.StatusCreated {
-		t.Fatalf("prepared body: %d %s %v", status, b, err)
+	if tle, status, b, err := postEntry(t.Context(), s.URL, body); err != nil || status != http.StatusCreated || tle.GetLogIndex() != 1 {
+		t.Fatalf("prepared body: %d %s %v, want 201 at index 1", status, b, err)
 	}
-	if _, status, b, _ := postEntry(t.Context(), s.URL, body); status != http.StatusConflict {
-		t.Fatalf("prepared body again: %d %s, want 409", status, b)
+	// A retry succeeds with the same entry (--duplicates=existing).
+	again, status, b, err := postEntry(t.Context(), s.URL, body)
+	if err != nil || status != http.StatusCreated || again.GetLogIndex() != 1 {
+		t.Fatalf("prepared body again: %d %s %v, want 201 with index 1", status, b, err)
 	}
 	cp, leaves := logState(t, s.URL, s.Origin, readKey(t, keyPath))
 	if cp.Size != 2 {
@@ -163,7 +165,7 @@ func loadUntil(t *testing.T, url string, workers int, stop <-chan struct{}) []ac
 					continue
 				}
 				mu.Lock()
-				acks = append(acks, acked{index: uint64(tle.GetLogIndex()), leaf: tle.GetCanonicalizedBody()})
+				acks = append(acks, acked{index: uint64(tle.GetLogIndex()), leaf: tle.GetCanonicalizedBody(), request: body})
 				mu.Unlock()
 			}
 		}()

@@ -78,7 +78,14 @@ func (d *badgerDedup) Lookup(ctx context.Context, identity []byte) (uint64, bool
 // before deduplication may hold an entry twice, and retries resolve to the
 // earliest copy.
 func (d *badgerDedup) Record(ctx context.Context, identity []byte, index uint64) error {
-	return d.db.Update(func(txn *badger.Txn) error { return setFirst(txn, identity, index) })
+	for {
+		err := d.db.Update(func(txn *badger.Txn) error { return setFirst(txn, identity, index) })
+		// A conflict means a concurrent transaction wrote the same key;
+		// retrying sees its value and keeps the first.
+		if !errors.Is(err, badger.ErrConflict) {
+			return err
+		}
+	}
 }
 
 func setFirst(txn *badger.Txn, identity []byte, index uint64) error {

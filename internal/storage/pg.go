@@ -50,11 +50,12 @@ func MigratePostgres(ctx context.Context, url string) (int, error) {
 	return postgres.SchemaVersion(ctx, pool)
 }
 
-func (b *pgBackend) Driver() tessera.Driver     { return b.store }
+func (b *pgBackend) Driver() tessera.Driver { return b.store }
+
 // Dedup is nil: the driver records identities in its sequencing
 // transaction, which is exact across frontends.
 func (b *pgBackend) Dedup() (Dedup, error) { return nil, nil }
-func (b *pgBackend) Kind() string               { return "postgres" }
+func (b *pgBackend) Kind() string          { return "postgres" }
 func (b *pgBackend) Ping(ctx context.Context) error {
 	return b.store.Ping(ctx)
 }

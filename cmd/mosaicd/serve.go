@@ -15,8 +15,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/mosaiclog/mosaic/internal/api"
 	"github.com/mosaiclog/mosaic/internal/entry"
+	"github.com/mosaiclog/mosaic/internal/index"
 	"github.com/mosaiclog/mosaic/internal/keyless"
 	mlog "github.com/mosaiclog/mosaic/internal/log"
 	"github.com/mosaiclog/mosaic/internal/storage"
@@ -44,6 +46,7 @@ type serveConfig struct {
 	algorithms             string
 	addTimeout             time.Duration
 	duplicates             string
+	searchIndex            bool
 	shutdownTimeout        time.Duration
 	logFormat, logLevel    string
 	autoMigrate            bool
@@ -75,6 +78,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 		"existing (201 with the existing entry and its proof, header X-Mosaic-Duplicate: retries succeed) or conflict (409 naming the index, as Rekor v2)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "longest a graceful shutdown waits for in-flight adds")
 	fs.BoolVar(&c.autoMigrate, "auto-migrate", true, "apply pending PostgreSQL schema migrations at start (else refuse to start until 'mosaicd migrate' ran)")
+	fs.BoolVar(&c.searchIndex, "search-index", true, "follow the log into a search index (POST /api/v2/log/search): PostgreSQL tables, or DIR/.mosaic/index with file: storage")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	keylessFlags(fs, &c.keyless)
@@ -174,6 +178,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("catching up deduplication: %w", err)
 	}
 	go l.FollowDedup(logCtx, time.Second)
+	ix, closeIndex, err := startIndex(logCtx, cfg, store, l, reg, logger)
+	if err != nil {
+		return err
+	}
+	defer closeIndex()
 	go l.WatchCheckpoint(logCtx, time.Second, store.CheckpointPublishedAt)
 
 	kc, err := cfg.keyless.config()
@@ -212,7 +221,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return nil
 		}, Gatherer: gatherer,
 		OpenAPI: openapi.Spec, Metrics: apiMetrics, Logger: logger,
-		CertLog: kl.CertLog, Services: kl.Mounts,
+		CertLog: kl.CertLog, Services: kl.Mounts, Index: ix,
 	})
 	return runHTTP(ctx, cfg, ln, handler, reg, logs, logger, stdout)
 }
@@ -355,4 +364,42 @@ func redactURL(s string) string {
 		}
 	}
 	return s
+}
+
+// startIndex opens the search index beside the log (PostgreSQL tables in the
+// same database, or a Badger store in the data directory) and follows the
+// log into it until logCtx ends. The returned func stops it and closes its
+// store.
+func startIndex(logCtx context.Context, cfg *serveConfig, store storage.Backend, l *mlog.Log, reg *prometheus.Registry, logger *slog.Logger) (*index.Index, func(), error) {
+	if !cfg.searchIndex {
+		return nil, func() {}, nil
+	}
+	var ist index.Store
+	if pg, ok := store.(interface{ Pool() *pgxpool.Pool }); ok {
+		s, err := index.NewPostgresStore(logCtx, pg.Pool(), storage.DefaultLogID)
+		if err != nil {
+			return nil, nil, fmt.Errorf("opening the search index: %w", err)
+		}
+		ist = s
+	} else {
+		dir := filepath.Join(strings.TrimPrefix(cfg.storage, "file:"), ".mosaic", "index")
+		s, err := index.OpenBadger(dir, logger)
+		if err != nil {
+			return nil, nil, fmt.Errorf("opening the search index (or start with --search-index=false): %w", err)
+		}
+		ist = s
+	}
+	m := index.NewMetrics()
+	reg.MustRegister(m.Collectors()...)
+	ix := index.New(l, ist, index.Config{Logger: logger.With("component", "index"), Metrics: m})
+	ctx, cancel := context.WithCancel(logCtx)
+	done := make(chan struct{})
+	go func() { defer close(done); ix.Run(ctx) }()
+	return ix, func() {
+		cancel()
+		<-done
+		if err := ist.Close(); err != nil {
+			logger.Warn("closing the search index", "err", err)
+		}
+	}, nil
 }

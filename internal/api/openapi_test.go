@@ -23,12 +23,14 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/go-chi/chi/v5"
 	"github.com/mosaiclog/mosaic/internal/api"
+	"github.com/mosaiclog/mosaic/internal/entry"
 	"github.com/mosaiclog/mosaic/internal/mosaictest"
 	"github.com/mosaiclog/mosaic/openapi"
 )
@@ -37,6 +39,7 @@ import (
 // the documented paths they serve. Every chi pattern with a wildcard or a
 // parameter must be listed here.
 var chiPatterns = map[string][]string{
+	"/api/v2/log/entries/{index}": {"/api/v2/log/entries/{index}"},
 	"/api/v2/tile/*": {
 		"/api/v2/tile/{L}/{N}",
 		"/api/v2/tile/{L}/{N}.p/{W}",
@@ -193,8 +196,8 @@ func TestOpenAPIRoutes(t *testing.T) {
 		t.Error(d)
 	}
 	// The comparison must be able to fail.
-	served["GET /api/v2/log/info"] = true
-	if d := routeDiff(served, documentedRoutes(doc)); len(d) != 1 || !strings.Contains(d[0], "/api/v2/log/info") {
+	served["GET /api/v2/log/undocumented"] = true
+	if d := routeDiff(served, documentedRoutes(doc)); len(d) != 1 || !strings.Contains(d[0], "/api/v2/log/undocumented") {
 		t.Errorf("an undocumented route went unnoticed: %q", d)
 	}
 }
@@ -649,7 +652,7 @@ func TestOpenAPIUnrouted(t *testing.T) {
 		}
 	}
 
-	for _, p := range []string{"/nope", "/api/v2/tile", "/api/v2/log/entries/0", "/api/v2/checkpoint/"} {
+	for _, p := range []string{"/nope", "/api/v2/tile", "/api/v2/log/entries/0/x", "/api/v2/log/proof", "/api/v2/checkpoint/"} {
 		x := do(t, http.MethodGet, f.l.URL+p, nil)
 		if x.resp.StatusCode != http.StatusNotFound {
 			t.Errorf("GET %s: status %d, want 404", p, x.resp.StatusCode)
@@ -756,4 +759,43 @@ func TestOpenAPINotReady(t *testing.T) {
 	if err := validateResponseAs(t, doc, "NoRoute", x); err != nil {
 		t.Errorf("/metrics 404: %v", err)
 	}
+}
+
+// TestOpenAPISearch checks the search route's answers against the document:
+// a page of results, a refusal, and a server without an index.
+func TestOpenAPISearch(t *testing.T) {
+	doc := loadDoc(t)
+	f := &fixture{doc: doc, r: newDocRouter(t, doc), l: mosaictest.NewLog(t, mosaictest.Options{Index: true})}
+	first := f.write(t, mosaictest.NewSigner(t, mosaictest.ECDSAP256), "artifact to find")
+	var tle struct{ CanonicalizedBody []byte }
+	if err := json.Unmarshal(first.body, &tle); err != nil {
+		t.Fatal(err)
+	}
+	facts, err := entry.Describe(tle.CanonicalizedBody)
+	if err != nil {
+		t.Fatal(err)
+	}
+	search := f.l.URL + "/api/v2/log/search"
+	query := []byte(`{"digest":"` + facts.Digest + `"}`)
+	if err := validateRequest(f.r, http.MethodPost, search, query); err != nil {
+		t.Errorf("a valid search does not match the document: %v", err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	var x exchange
+	for {
+		x = do(t, http.MethodPost, search, query)
+		if x.resp.StatusCode != http.StatusOK || strings.Contains(string(x.body), `"logIndex":0`) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	f.check(t, x, http.StatusOK)
+	if !strings.Contains(string(x.body), `"logIndex":0`) {
+		t.Errorf("search by the entry's digest did not find it: %s", x.body)
+	}
+	f.check(t, do(t, http.MethodPost, search, []byte(`{"digest":"md5:00"}`)), http.StatusBadRequest)
+	f.check(t, do(t, http.MethodPost, search, []byte(`{}`)), http.StatusBadRequest)
+
+	noIndex := &fixture{doc: doc, r: f.r, l: mosaictest.NewLog(t, mosaictest.Options{})}
+	noIndex.check(t, do(t, http.MethodPost, noIndex.l.URL+"/api/v2/log/search", query), http.StatusServiceUnavailable)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/mosaiclog/mosaic/internal/entry"
+	"github.com/mosaiclog/mosaic/internal/index"
 	mlog "github.com/mosaiclog/mosaic/internal/log"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -48,6 +49,10 @@ type Config struct {
 	// client configuration) on the same router, behind the same metrics
 	// and panic recovery.
 	Services []func(chi.Router)
+	// Index, when set, is the search index that answers
+	// POST /api/v2/log/search; the caller runs it (Index.Run) and closes
+	// its store.
+	Index *index.Index
 }
 
 type server struct {
@@ -81,6 +86,12 @@ func NewHandler(cfg Config) http.Handler {
 	r.Post("/api/v2/log/entries", s.createEntry)
 	r.Get("/api/v2/checkpoint", s.checkpoint)
 	r.Get("/api/v2/tile/*", s.tile)
+	r.Get("/api/v2/log/entries/{index}", s.getEntry)
+	r.Get("/api/v2/log/proof/inclusion", s.inclusionProof)
+	r.Get("/api/v2/log/proof/consistency", s.consistencyProof)
+	r.Get("/api/v2/log/info", s.info)
+	r.Get("/api/v2/log/publicKey", s.publicKey)
+	r.Post("/api/v2/log/search", s.search) // 503 when no index runs
 	if cfg.CertLog != nil {
 		r.Get("/api/v2/certlog/checkpoint", s.certLogCheckpoint)
 		r.Get("/api/v2/certlog/tile/*", s.certLogTile)

@@ -18,8 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/mosaiclog/mosaic/internal/api"
 	"github.com/mosaiclog/mosaic/internal/entry"
+	"github.com/mosaiclog/mosaic/internal/index"
 	"github.com/mosaiclog/mosaic/internal/keyless"
 	mlog "github.com/mosaiclog/mosaic/internal/log"
 	"github.com/mosaiclog/mosaic/internal/pgtest"
@@ -53,6 +55,8 @@ type Log struct {
 	Files   *pki.Files
 	// Handler is the server's HTTP handler (the chi router).
 	Handler http.Handler
+	// Index is the search index (Options.Index), or nil.
+	Index *index.Index
 }
 
 // Stores names the storage backends every API test runs on.
@@ -72,6 +76,9 @@ type Options struct {
 	PushbackMaxOutstanding uint
 	// AddTimeout bounds how long a write waits for a checkpoint (default 20s).
 	AddTimeout time.Duration
+	// Index runs the search index (POST /api/v2/log/search), as mosaicd
+	// does by default: Badger in Dir, or tables in the test database.
+	Index bool
 	// Duplicates is the --duplicates mode (default existing).
 	Duplicates api.Duplicates
 	// Keyless starts the CA (with its certificate log), the TSA and the
@@ -188,16 +195,18 @@ func NewLog(t testing.TB, opts Options) *Log {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ix, stopIndex := startIndex(t, ctx, opts, store, l, reg)
 	handler := api.NewHandler(api.Config{
 		CertLog: services.CertLog, Services: services.Mounts,
 		Log: l, Decoder: dec, MaxRequestBytes: opts.MaxRequestBytes, AddTimeout: opts.AddTimeout,
 		Duplicates: opts.Duplicates,
-		Ready:    func(ctx context.Context) error { return store.Ping(ctx) },
-		Gatherer: reg, OpenAPI: openapi.Spec, Metrics: am,
+		Ready:      func(ctx context.Context) error { return store.Ping(ctx) },
+		Gatherer:   reg, OpenAPI: openapi.Spec, Metrics: am, Index: ix,
 	})
 	h.set(handler)
 	t.Cleanup(func() {
 		srv.Close()
+		stopIndex()
 		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer scancel()
 		if err := l.Close(sctx); err != nil {
@@ -217,7 +226,36 @@ func NewLog(t testing.TB, opts Options) *Log {
 		t.Fatal(err)
 	}
 	return &Log{URL: srv.URL, Origin: origin, Key: opts.Key, LogID: logID, Log: l, Store: store, Dir: opts.Dir, DatabaseURL: dbURL, Registry: reg,
-		Keyless: services, Files: files, Handler: handler}
+		Keyless: services, Files: files, Handler: handler, Index: ix}
+}
+
+// startIndex runs a search index over l when opts ask for one; stop ends it
+// and closes its store.
+func startIndex(t testing.TB, ctx context.Context, opts Options, store storage.Backend, l *mlog.Log, reg *prometheus.Registry) (ix *index.Index, stop func()) {
+	if !opts.Index {
+		return nil, func() {}
+	}
+	var ist index.Store
+	var err error
+	if pg, ok := store.(interface{ Pool() *pgxpool.Pool }); ok {
+		ist, err = index.NewPostgresStore(ctx, pg.Pool(), storage.DefaultLogID)
+	} else {
+		ist, err = index.OpenBadger(filepath.Join(opts.Dir, ".mosaic", "index"), nil)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := index.NewMetrics()
+	reg.MustRegister(m.Collectors()...)
+	ix = index.New(l, ist, index.Config{Poll: 50 * time.Millisecond, Metrics: m})
+	ictx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); ix.Run(ictx) }()
+	return ix, func() {
+		cancel()
+		<-done
+		_ = ist.Close()
+	}
 }
 
 func openStore(ctx context.Context, opts Options, dbURL string) (storage.Backend, error) {

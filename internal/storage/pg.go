@@ -52,6 +52,10 @@ func MigratePostgres(ctx context.Context, url string) (int, error) {
 
 func (b *pgBackend) Driver() tessera.Driver { return b.store }
 
+// Pool is the store's PostgreSQL connection pool, for other tables of the
+// same database (the search index). The store owns and closes it.
+func (b *pgBackend) Pool() *pgxpool.Pool { return b.store.Pool() }
+
 // Dedup is nil: the driver records identities in its sequencing
 // transaction, which is exact across frontends.
 func (b *pgBackend) Dedup() (Dedup, error) { return nil, nil }

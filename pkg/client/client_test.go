@@ -170,7 +170,7 @@ func TestEntryFromTiles(t *testing.T) {
 
 // The read routes of contract items 1-5.
 func TestReadRoutes(t *testing.T) {
-	l := mosaictest.NewLog(t, mosaictest.Options{})
+	l := mosaictest.NewLog(t, mosaictest.Options{Index: true})
 	c := newClient(t, l.URL)
 	ctx := context.Background()
 	s := mosaictest.NewSigner(t, mosaictest.ECDSAP256)

@@ -271,6 +271,10 @@ func (s *Store) Ping(ctx context.Context) error {
 // deduplication with AppendOptions.WithAntispam(n, nil).
 func (s *Store) Antispam() tessera.Antispam { return nil }
 
+// Pool is the store's connection pool, for other tables in the same
+// database. Close closes it when the store owns it.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
 // Close stops the appender's background work, waits for it to finish, and
 // closes the pool if the store opened it. Futures still pending fail.
 func (s *Store) Close() {

@@ -185,7 +185,7 @@ func TestCrashRecoveryPosix(t *testing.T) {
 	var acks []acked
 	done := make(chan struct{})
 	go func() { acks = loadUntil(t, s.URL, 16, stop); close(done) }()
-	time.Sleep(1500 * time.Millisecond)
+	growTo(t, s.URL, 100) // load for a while, however slow the machine
 	s.kill()
 	time.Sleep(200 * time.Millisecond)
 	close(stop)

@@ -35,7 +35,7 @@ func TestCrashRecoveryPostgres(t *testing.T) {
 	var acks []acked
 	done := make(chan struct{})
 	go func() { acks = loadUntil(t, s.URL, 32, stop); close(done) }()
-	time.Sleep(2 * time.Second)
+	growTo(t, s.URL, 100) // load for a while, however slow the machine
 	s.kill()
 	time.Sleep(200 * time.Millisecond)
 	close(stop)

@@ -21,9 +21,10 @@ import (
 //     the entries below it are durably recorded;
 //   - the log records each entry it appends as soon as it has an index
 //     (not necessarily durably: a crash loses only what the scan redoes);
-//   - at start the log scans from Scanned to its published size before it
+//   - at start the log scans from Scanned to its integrated size before it
 //     takes entries, so every entry ever acknowledged (acknowledgement waits
-//     for a published checkpoint) is found after a crash.
+//     for a published checkpoint), and every one sequenced before a crash,
+//     is found after it.
 type Deduplicator interface {
 	// Lookup returns the index recorded for identity.
 	Lookup(ctx context.Context, identity []byte) (index uint64, ok bool, err error)
@@ -62,16 +63,14 @@ func (l *Log) recordAppended(ctx context.Context, leaf []byte, index uint64) {
 	}
 }
 
-// CatchUpDedup records every published entry the deduplicator has not
+// CatchUpDedup records every integrated entry the deduplicator has not
 // scanned yet. mosaicd calls it before taking traffic, then FollowDedup.
 func (l *Log) CatchUpDedup(ctx context.Context) error {
 	if l.dedup == nil {
 		return nil
 	}
-	cp, _, err := l.Checkpoint(ctx)
-	if errors.Is(err, ErrNotFound) {
-		return nil // a new log: nothing published, nothing to scan
-	} else if err != nil {
+	size, err := l.dedupScanSize(ctx)
+	if err != nil {
 		return err
 	}
 	from, err := l.dedup.Scanned(ctx)
@@ -79,21 +78,37 @@ func (l *Log) CatchUpDedup(ctx context.Context) error {
 		return fmt.Errorf("reading the dedup scan position: %w", err)
 	}
 	start, logged := time.Now(), time.Now()
-	for from < cp.Size {
-		next, err := l.scanBundle(ctx, from, cp.Size)
+	for from < size {
+		next, err := l.scanBundle(ctx, from, size)
 		if err != nil {
 			return err
 		}
 		from = next
 		if time.Since(logged) > 5*time.Second {
-			l.logger.Info("catching up deduplication", "scanned", from, "size", cp.Size)
+			l.logger.Info("catching up deduplication", "scanned", from, "size", size)
 			logged = time.Now()
 		}
 	}
 	if d := time.Since(start); d > time.Second {
-		l.logger.Info("deduplication caught up", "size", cp.Size, "took", d.Round(time.Millisecond))
+		l.logger.Info("deduplication caught up", "size", size, "took", d.Round(time.Millisecond))
 	}
 	return nil
+}
+
+// dedupScanSize is how far the dedup scan may go: the integrated tree, which
+// after a crash includes entries sequenced but not yet published (never
+// acknowledged, but a client may retry them), else the published size.
+func (l *Log) dedupScanSize(ctx context.Context) (uint64, error) {
+	if n, err := l.reader.IntegratedSize(ctx); err == nil {
+		return n, nil
+	}
+	cp, _, err := l.Checkpoint(ctx)
+	if errors.Is(err, ErrNotFound) {
+		return 0, nil // a new log: nothing published, nothing to scan
+	} else if err != nil {
+		return 0, err
+	}
+	return cp.Size, nil
 }
 
 // scanBundle records the entries of the bundle holding index from, up to

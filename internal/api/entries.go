@@ -89,13 +89,24 @@ func (s *server) createEntry(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(out)
 }
 
-// readBody reads the request body within the size limit. On failure it has
-// already written the response.
+// readBody reads a write request's body within --max-request-bytes. On
+// failure it has already written the response.
 func (s *server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	max := s.cfg.MaxRequestBytes
+	body, ok := readLimited(w, r, "request body", s.cfg.MaxRequestBytes, "max-request-bytes")
+	if ok && len(body) == 0 {
+		writeError(w, http.StatusBadRequest, "request body is empty; want a JSON CreateEntryRequest")
+		return nil, false
+	}
+	return body, ok
+}
+
+// readLimited reads r's body, refusing more than max bytes with a 413 that
+// names what was read, the limit (as an operator sets it) and what was
+// sent. On failure it has already written the response.
+func readLimited(w http.ResponseWriter, r *http.Request, what string, max int64, limit string) ([]byte, bool) {
 	if r.ContentLength > max {
 		writeError(w, http.StatusRequestEntityTooLarge,
-			"request body of %d bytes exceeds the limit of %d bytes (max-request-bytes)", r.ContentLength, max)
+			"%s of %d bytes exceeds the limit of %d bytes (%s)", what, r.ContentLength, max, limit)
 		return nil, false
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
@@ -103,13 +114,10 @@ func (s *server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool)
 	switch {
 	case errors.As(err, &tooLarge):
 		writeError(w, http.StatusRequestEntityTooLarge,
-			"request body exceeds the limit of %d bytes (max-request-bytes); more than %d bytes were sent", max, max)
+			"%s exceeds the limit of %d bytes (%s); more than %d bytes were sent", what, max, limit, max)
 		return nil, false
 	case err != nil:
-		writeError(w, http.StatusBadRequest, "reading request body: %v", err)
-		return nil, false
-	case len(body) == 0:
-		writeError(w, http.StatusBadRequest, "request body is empty; want a JSON CreateEntryRequest")
+		writeError(w, http.StatusBadRequest, "reading %s: %v", what, err)
 		return nil, false
 	}
 	return body, true

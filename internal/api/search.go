@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -54,7 +53,7 @@ func (s *server) search(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "this server runs no search index (mosaicd serve --search-index=false)")
 		return
 	}
-	body, ok := readSearchBody(w, r)
+	body, ok := readLimited(w, r, "search request body", maxSearchBytes, "a fixed limit")
 	if !ok {
 		return
 	}
@@ -95,28 +94,6 @@ func (s *server) searchError(w http.ResponseWriter, r *http.Request, err error) 
 		s.cfg.Logger.Error("searching the index", "err", err)
 		writeError(w, http.StatusInternalServerError, "searching the index failed")
 	}
-}
-
-// readSearchBody reads the body within maxSearchBytes. On failure it has
-// already written the response.
-func readSearchBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	if r.ContentLength > maxSearchBytes {
-		writeError(w, http.StatusRequestEntityTooLarge,
-			"search request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, maxSearchBytes)
-		return nil, false
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSearchBytes))
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		writeError(w, http.StatusRequestEntityTooLarge,
-			"search request body exceeds the limit of %d bytes", maxSearchBytes)
-		return nil, false
-	case err != nil:
-		writeError(w, http.StatusBadRequest, "reading request body: %v", err)
-		return nil, false
-	}
-	return body, true
 }
 
 // parseSearchRequest decodes a search request: a JSON object with only the

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/mosaiclog/mosaic/internal/api"
 	"github.com/mosaiclog/mosaic/internal/entry"
 	"github.com/mosaiclog/mosaic/internal/index"
@@ -172,12 +171,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// Every entry acknowledged before a restart must be found again
-	// before the first add is taken.
-	if err := l.CatchUpDedup(ctx); err != nil {
-		return fmt.Errorf("catching up deduplication: %w", err)
-	}
-	go l.FollowDedup(logCtx, time.Second)
 	ix, closeIndex, err := startIndex(logCtx, cfg, store, l, reg, logger)
 	if err != nil {
 		return err
@@ -374,30 +367,17 @@ func startIndex(logCtx context.Context, cfg *serveConfig, store storage.Backend,
 	if !cfg.searchIndex {
 		return nil, func() {}, nil
 	}
-	var ist index.Store
-	if pg, ok := store.(interface{ Pool() *pgxpool.Pool }); ok {
-		s, err := index.NewPostgresStore(logCtx, pg.Pool(), storage.DefaultLogID)
-		if err != nil {
-			return nil, nil, fmt.Errorf("opening the search index: %w", err)
-		}
-		ist = s
-	} else {
-		dir := filepath.Join(strings.TrimPrefix(cfg.storage, "file:"), ".mosaic", "index")
-		s, err := index.OpenBadger(dir, logger)
-		if err != nil {
-			return nil, nil, fmt.Errorf("opening the search index (or start with --search-index=false): %w", err)
-		}
-		ist = s
+	dir := filepath.Join(strings.TrimPrefix(cfg.storage, "file:"), ".mosaic", "index")
+	ist, err := index.OpenStore(logCtx, store, storage.DefaultLogID, dir, logger)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening the search index (or start with --search-index=false): %w", err)
 	}
 	m := index.NewMetrics()
 	reg.MustRegister(m.Collectors()...)
 	ix := index.New(l, ist, index.Config{Logger: logger.With("component", "index"), Metrics: m})
-	ctx, cancel := context.WithCancel(logCtx)
-	done := make(chan struct{})
-	go func() { defer close(done); ix.Run(ctx) }()
+	stop := ix.Start(logCtx)
 	return ix, func() {
-		cancel()
-		<-done
+		stop()
 		if err := ist.Close(); err != nil {
 			logger.Warn("closing the search index", "err", err)
 		}

@@ -64,7 +64,7 @@ func (l *Log) recordAppended(ctx context.Context, leaf []byte, index uint64) {
 }
 
 // CatchUpDedup records every integrated entry the deduplicator has not
-// scanned yet. mosaicd calls it before taking traffic, then FollowDedup.
+// scanned yet. New calls it before it returns a log.
 func (l *Log) CatchUpDedup(ctx context.Context) error {
 	if l.dedup == nil {
 		return nil
@@ -140,12 +140,9 @@ func (l *Log) scanBundle(ctx context.Context, from, size uint64) (uint64, error)
 	return end, nil
 }
 
-// FollowDedup keeps the dedup scan close behind the published checkpoint
-// until ctx ends, so a restart has little to catch up.
-func (l *Log) FollowDedup(ctx context.Context, every time.Duration) {
-	if l.dedup == nil {
-		return
-	}
+// followDedup keeps the dedup scan close behind the log until ctx ends, so
+// a restart has little to catch up.
+func (l *Log) followDedup(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

@@ -48,9 +48,6 @@ func openPosix(t *testing.T, dir string, withDedup bool) (*mlog.Log, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l.CatchUpDedup(ctx); err != nil {
-		t.Fatal(err)
-	}
 	stopped := false
 	stop := func() {
 		if stopped {

@@ -63,7 +63,9 @@ type Config struct {
 	AntispamInMemory uint
 	Antispam         tessera.Antispam
 	// Dedup is the persistent duplicate map for stores that do not
-	// deduplicate themselves, or nil (see Deduplicator).
+	// deduplicate themselves, or nil (see Deduplicator). New brings it up
+	// to date with the log before it returns, and it follows the log until
+	// Close.
 	Dedup Deduplicator
 	// TileCacheSize is the number of tiles and bundles kept in memory.
 	TileCacheSize int
@@ -159,6 +161,16 @@ func New(ctx context.Context, driver tessera.Driver, cfg Config) (*Log, error) {
 		}
 		return raw, cp.Size, nil
 	})
+	if l.dedup != nil {
+		// Every entry stored before a restart must be found again before
+		// the first add is taken; then the map follows the log.
+		if err := l.CatchUpDedup(ctx); err != nil {
+			stop()
+			_ = shutdown(context.WithoutCancel(ctx))
+			return nil, fmt.Errorf("catching up deduplication: %w", err)
+		}
+		go l.followDedup(awaitCtx, time.Second)
+	}
 	return l, nil
 }
 

@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/mosaiclog/mosaic/internal/api"
 	"github.com/mosaiclog/mosaic/internal/entry"
 	"github.com/mosaiclog/mosaic/internal/index"
@@ -172,9 +171,6 @@ func NewLog(t testing.TB, opts Options) *Log {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l.CatchUpDedup(ctx); err != nil {
-		t.Fatal(err)
-	}
 	var files *pki.Files
 	kc := keyless.Config{PublicURL: srv.URL, Origin: origin, LogKey: opts.Key, Registerer: reg}
 	if opts.Keyless {
@@ -235,27 +231,15 @@ func startIndex(t testing.TB, ctx context.Context, opts Options, store storage.B
 	if !opts.Index {
 		return nil, func() {}
 	}
-	var ist index.Store
-	var err error
-	if pg, ok := store.(interface{ Pool() *pgxpool.Pool }); ok {
-		ist, err = index.NewPostgresStore(ctx, pg.Pool(), storage.DefaultLogID)
-	} else {
-		ist, err = index.OpenBadger(filepath.Join(opts.Dir, ".mosaic", "index"), nil)
-	}
+	ist, err := index.OpenStore(ctx, store, storage.DefaultLogID, filepath.Join(opts.Dir, ".mosaic", "index"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := index.NewMetrics()
 	reg.MustRegister(m.Collectors()...)
 	ix = index.New(l, ist, index.Config{Poll: 50 * time.Millisecond, Metrics: m})
-	ictx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); ix.Run(ictx) }()
-	return ix, func() {
-		cancel()
-		<-done
-		_ = ist.Close()
-	}
+	stopRun := ix.Start(ctx)
+	return ix, func() { stopRun(); _ = ist.Close() }
 }
 
 func openStore(ctx context.Context, opts Options, dbURL string) (storage.Backend, error) {

@@ -1,0 +1,27 @@
+package index
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// OpenStore opens the index store that belongs beside a log store: tables
+// in the same PostgreSQL database (logID's rows) when logStore has a pool,
+// else a Badger store in dir.
+func OpenStore(ctx context.Context, logStore any, logID, dir string, logger *slog.Logger) (Store, error) {
+	if pg, ok := logStore.(interface{ Pool() *pgxpool.Pool }); ok {
+		return NewPostgresStore(ctx, pg.Pool(), logID)
+	}
+	return OpenBadger(dir, logger)
+}
+
+// Start runs the index in the background until ctx ends or stop is
+// called; stop returns once it has stopped, so its store can be closed.
+func (ix *Index) Start(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); ix.Run(ctx) }()
+	return func() { cancel(); <-done }
+}

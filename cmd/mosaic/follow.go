@@ -27,7 +27,7 @@ type logKeyFlags struct {
 
 func addLogKeyFlags(fs *flag.FlagSet) *logKeyFlags {
 	return &logKeyFlags{
-		url:     fs.String("url", defaultURL(), "the log's base URL (default $MOSAIC_URL or http://127.0.0.1:3000)"),
+		url:     fs.String("url", defaultURL(), "the log's base URL (default from $MOSAIC_URL when set)"),
 		vkey:    fs.String("vkey", "", "the log's signed-note verifier key (name+hash+key)"),
 		keyPath: fs.String("log-key", "", "the log's public key (PEM); with --origin (default: the URL's hostname)"),
 		origin:  fs.String("origin", "", "the log's checkpoint origin (default: the hostname of --url)"),

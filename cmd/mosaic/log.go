@@ -56,7 +56,7 @@ func cmdLog(e *env, args []string) error {
 	sub := args[0]
 	fs, output := newFlags(e, "log "+sub, "log "+sub+" [flags]")
 	lc := &logCmd{e: e, output: output}
-	lc.url = fs.String("url", defaultURL(), "the log's base URL (default $MOSAIC_URL or http://127.0.0.1:3000)")
+	lc.url = fs.String("url", defaultURL(), "the log's base URL (default from $MOSAIC_URL when set)")
 	lc.root = fs.String("trusted-root", "", "trusted_root.json: verify checkpoints and proofs against its log keys")
 	switch sub {
 	case "info":

@@ -79,6 +79,9 @@ func (l *Log) CatchUpDedup(ctx context.Context) error {
 	}
 	start, logged := time.Now(), time.Now()
 	for from < size {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		next, err := l.scanBundle(ctx, from, size)
 		if err != nil {
 			return err

@@ -87,6 +87,9 @@ type Log struct {
 	reader   *cachedReader
 	awaiter  *awaiter
 	dedup    Deduplicator
+	// dedupDone is closed when the dedup follower (started by New when
+	// dedup is set, stopped by Close) has returned; nil without dedup.
+	dedupDone chan struct{}
 	// stopAwaiter ends the awaiter's poll loop; called by Close.
 	stopAwaiter context.CancelFunc
 
@@ -169,7 +172,8 @@ func New(ctx context.Context, driver tessera.Driver, cfg Config) (*Log, error) {
 			_ = shutdown(context.WithoutCancel(ctx))
 			return nil, fmt.Errorf("catching up deduplication: %w", err)
 		}
-		go l.followDedup(awaitCtx, time.Second)
+		l.dedupDone = make(chan struct{})
+		go func() { defer close(l.dedupDone); l.followDedup(awaitCtx, time.Second) }()
 	}
 	return l, nil
 }
@@ -327,6 +331,10 @@ func (l *Log) Close(ctx context.Context) error {
 	l.mu.Unlock()
 	err := l.shutdown(ctx)
 	l.stopAwaiter()
+	if l.dedupDone != nil {
+		// The caller closes the dedup map after Close: nothing may use it then.
+		<-l.dedupDone
+	}
 	if err != nil {
 		return fmt.Errorf("shutting down appender: %w", err)
 	}

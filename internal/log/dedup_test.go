@@ -9,6 +9,7 @@ import (
 	"time"
 
 	mlog "github.com/mosaiclog/mosaic/internal/log"
+	"github.com/mosaiclog/mosaic/internal/mosaictest"
 	"github.com/mosaiclog/mosaic/internal/storage"
 	"github.com/mosaiclog/mosaic/pkg/note"
 )
@@ -18,6 +19,7 @@ import (
 // mosaicd does.
 func openPosix(t *testing.T, dir string, withDedup bool) (*mlog.Log, func()) {
 	t.Helper()
+	mosaictest.QuietTessera()
 	ctx := t.Context()
 	store, err := storage.OpenPosix(ctx, dir)
 	if err != nil {

@@ -88,10 +88,17 @@ type Options struct {
 // quietTessera silences Tessera's klog chatter in test output.
 var quietTessera sync.Once
 
+// QuietTessera sends Tessera's klog output nowhere. Tests that run Tessera
+// without NewLog call it before their first log starts: klog's logger may
+// only be set while no Tessera goroutine is logging.
+func QuietTessera() {
+	quietTessera.Do(func() { klog.SetSlogLogger(slog.New(slog.DiscardHandler)) })
+}
+
 // NewLog starts a log and stops it when the test ends.
 func NewLog(t testing.TB, opts Options) *Log {
 	t.Helper()
-	quietTessera.Do(func() { klog.SetSlogLogger(slog.New(slog.DiscardHandler)) })
+	QuietTessera()
 	ctx, cancel := context.WithCancel(context.Background())
 	if opts.Dir == "" {
 		opts.Dir = t.TempDir()

@@ -326,3 +326,24 @@ func growTo(t *testing.T, baseURL string, n uint64) {
 	}
 	t.Fatalf("the log did not reach %d entries within a minute", n)
 }
+
+// crashUnderLoad loads s with workers clients until its log holds 100
+// entries, kills it with SIGKILL mid-load, restarts it and returns what was
+// acknowledged before the crash.
+func crashUnderLoad(t *testing.T, s *server, workers int) []acked {
+	t.Helper()
+	stop := make(chan struct{})
+	var acks []acked
+	done := make(chan struct{})
+	go func() { acks = loadUntil(t, s.URL, workers, stop); close(done) }()
+	growTo(t, s.URL, 100) // load for a while, however slow the machine
+	s.kill()
+	time.Sleep(200 * time.Millisecond)
+	close(stop)
+	<-done
+	if len(acks) < 10 {
+		t.Fatalf("only %d entries acknowledged before the crash; the test proves nothing", len(acks))
+	}
+	s.start()
+	return acks
+}

@@ -181,19 +181,7 @@ func TestCrashRecoveryPosix(t *testing.T) {
 	dir := t.TempDir()
 	s := startServer(t, dir, "--storage", "file:data")
 	key := readKey(t, filepath.Join(dir, "data", ".mosaic", "signing-key.pem"))
-	stop := make(chan struct{})
-	var acks []acked
-	done := make(chan struct{})
-	go func() { acks = loadUntil(t, s.URL, 16, stop); close(done) }()
-	growTo(t, s.URL, 100) // load for a while, however slow the machine
-	s.kill()
-	time.Sleep(200 * time.Millisecond)
-	close(stop)
-	<-done
-	if len(acks) < 10 {
-		t.Fatalf("only %d entries acknowledged before the crash; the test proves nothing", len(acks))
-	}
-	s.start()
+	acks := crashUnderLoad(t, s, 16)
 	checkAfterCrash(t, s.URL, s.Origin, key, acks, mosaictest.NewSigner(t, mosaictest.Ed25519ph))
 }
 

@@ -31,19 +31,7 @@ func TestCrashRecoveryPostgres(t *testing.T) {
 	dir := t.TempDir()
 	args, keyPath := pgServerArgs(t, dir)
 	s := startServer(t, dir, args...)
-	stop := make(chan struct{})
-	var acks []acked
-	done := make(chan struct{})
-	go func() { acks = loadUntil(t, s.URL, 32, stop); close(done) }()
-	growTo(t, s.URL, 100) // load for a while, however slow the machine
-	s.kill()
-	time.Sleep(200 * time.Millisecond)
-	close(stop)
-	<-done
-	if len(acks) < 10 {
-		t.Fatalf("only %d entries acknowledged before the crash; the test proves nothing", len(acks))
-	}
-	s.start()
+	acks := crashUnderLoad(t, s, 32)
 	key := readKey(t, keyPath)
 	checkAfterCrash(t, s.URL, s.Origin, key, acks, mosaictest.NewSigner(t, mosaictest.ECDSAP256))
 }

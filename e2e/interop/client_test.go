@@ -2,12 +2,10 @@ package interop
 
 import (
 	"bytes"
-	"context"
 	"testing"
 	"time"
 
 	"github.com/mosaiclog/mosaic/e2e/interop/keyless"
-	"github.com/mosaiclog/mosaic/internal/pgtest"
 	"github.com/mosaiclog/mosaic/pkg/sign"
 	"github.com/mosaiclog/mosaic/pkg/verify"
 )
@@ -22,23 +20,9 @@ func TestClientInteropBothWays(t *testing.T) {
 	bin := buildMosaicd(t)
 	for _, store := range []string{"posix", "postgres"} {
 		t.Run(store, func(t *testing.T) {
-			var spec string
-			if store == "postgres" {
-				spec = pgtest.NewDatabase(t)
-			}
-			url := startKeyless(t, bin, spec)
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			cfg, err := keyless.FetchConfig(ctx, url)
-			if err != nil {
-				t.Fatal(err)
-			}
 			const email = "carol@mosaic.test"
+			ctx, url, cfg, token := keylessDeployment(t, bin, store, email)
 			issuer := url + "/dev-oidc"
-			token, err := keyless.DevToken(ctx, url, email)
-			if err != nil {
-				t.Fatal(err)
-			}
 			tr, err := verify.ParseTrustedRoot(cfg.TrustedRoot)
 			if err != nil {
 				t.Fatal(err)

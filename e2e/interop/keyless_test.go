@@ -111,22 +111,8 @@ func TestKeylessSigstoreGo(t *testing.T) {
 	bin := buildMosaicd(t)
 	for _, store := range []string{"posix", "postgres"} {
 		t.Run(store, func(t *testing.T) {
-			var spec string
-			if store == "postgres" {
-				spec = pgtest.NewDatabase(t)
-			}
-			url := startKeyless(t, bin, spec)
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			cfg, err := keyless.FetchConfig(ctx, url)
-			if err != nil {
-				t.Fatal(err)
-			}
 			const email = "alice@mosaic.test"
-			token, err := keyless.DevToken(ctx, url, email)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ctx, url, cfg, token := keylessDeployment(t, bin, store, email)
 			data := []byte("artifact signed keylessly through Mosaic")
 			b, err := keyless.Sign(ctx, cfg, token, data)
 			if err != nil {
@@ -241,4 +227,28 @@ func TestMakeDemo(t *testing.T) {
 		}
 	}
 	t.Logf("make demo:\n%s", out)
+}
+
+// keylessDeployment starts mosaicd with its keyless services on store
+// ("posix" or "postgres") and returns a context bounding the test, the
+// server's URL, its trusted root and signing config, and a development
+// token for email.
+func keylessDeployment(t *testing.T, bin, store, email string) (context.Context, string, *keyless.Config, string) {
+	t.Helper()
+	var spec string
+	if store == "postgres" {
+		spec = pgtest.NewDatabase(t)
+	}
+	url := startKeyless(t, bin, spec)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	cfg, err := keyless.FetchConfig(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := keyless.DevToken(ctx, url, email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx, url, cfg, token
 }

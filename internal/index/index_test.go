@@ -5,8 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -311,4 +315,172 @@ func TestIntegrity(t *testing.T) {
 			t.Errorf("integrity failures %v, want 1", got)
 		}
 	})
+}
+
+// TestPageBytes pages through entries with a byte bound smaller than the
+// page size allows: each page stops before the entry that would take its
+// bodies past MaxBytes (a page's first entry goes out whatever its size),
+// and the tokens continue exactly there, so every entry comes back once.
+func TestPageBytes(t *testing.T) {
+	eachStore(t, func(t *testing.T, store string) {
+		fx := newFixture(t, store)
+		s := mosaictest.NewCertSigner(t, "bytes@example.com")
+		bodies := map[uint64][]byte{}
+		var want []uint64
+		for i := range 7 {
+			n, body := add(t, fx.log, s, fmt.Sprintf("bytes entry %d", i))
+			bodies[n] = body
+			want = append(want, n)
+		}
+		ix, _, _ := fx.index(t)
+		syncIndex(t, ix)
+		one := len(bodies[want[0]])
+		for _, c := range []struct {
+			name     string
+			maxBytes int
+			pages    int
+		}{
+			{"two and a half entries", one*5/2 + 2, 4}, // ECDSA signatures vary by a byte or two
+			{"less than one entry", 1, 7},
+			{"exactly three entries", -1, 0},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				maxBytes := c.maxBytes
+				if maxBytes < 0 {
+					maxBytes = len(bodies[want[0]]) + len(bodies[want[1]]) + len(bodies[want[2]])
+				}
+				q := index.Query{SAN: "bytes@example.com", PageSize: 100, MaxBytes: maxBytes}
+				got, pages := pageAll(t, ix, q, bodies)
+				if !slices.Equal(got, want) {
+					t.Errorf("pages returned %v, want each of %v once", got, want)
+				}
+				if c.pages > 0 && len(pages) != c.pages {
+					t.Errorf("%d pages %v, want %d", len(pages), pages, c.pages)
+				}
+				for i, p := range pages {
+					sum := 0
+					for _, n := range p {
+						sum += len(bodies[n])
+					}
+					if len(p) > 1 && sum > maxBytes {
+						t.Errorf("page %d %v holds %d bytes of bodies, over the bound of %d", i, p, sum, maxBytes)
+					}
+					if i < len(pages)-1 {
+						if next := pages[i+1][0]; sum+len(bodies[next]) <= maxBytes {
+							t.Errorf("page %d %v stops before entry %d, which fits (%d + %d <= %d)",
+								i, p, next, sum, len(bodies[next]), maxBytes)
+						}
+					}
+				}
+			})
+		}
+		// PageSize still bounds a page when bytes do not.
+		res, err := ix.Search(context.Background(), index.Query{SAN: "bytes@example.com", PageSize: 3, MaxBytes: 1 << 30})
+		if err != nil || len(res.Hits) != 3 || res.NextPageToken == "" {
+			t.Errorf("a page of 3 under a large byte bound: %d hits, token %q, %v", len(res.Hits), res.NextPageToken, err)
+		}
+	})
+}
+
+// pageAll follows q's pages to the end and returns every index found and
+// the indices of each page.
+func pageAll(t *testing.T, ix *index.Index, q index.Query, bodies map[uint64][]byte) (all []uint64, pages [][]uint64) {
+	t.Helper()
+	for {
+		res, err := ix.Search(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Hits) == 0 && res.NextPageToken != "" {
+			t.Fatalf("page %d is empty but has a next page", len(pages))
+		}
+		var page []uint64
+		for _, h := range res.Hits {
+			if want, ok := bodies[h.Index]; ok && !bytes.Equal(h.Body, want) {
+				t.Errorf("hit %d: body differs from the leaf the log proved", h.Index)
+			}
+			page = append(page, h.Index)
+		}
+		all = append(all, page...)
+		pages = append(pages, page)
+		if res.NextPageToken == "" {
+			return all, pages
+		}
+		if len(pages) > 1000 {
+			t.Fatal("pagination does not end")
+		}
+		q.PageToken = res.NextPageToken
+	}
+}
+
+// countingBundles is the real log, counting the entry bundles read.
+type countingBundles struct {
+	index.Source
+	reads atomic.Int64
+}
+
+func (c *countingBundles) ReadEntryBundle(ctx context.Context, n uint64, w uint8) ([]byte, error) {
+	c.reads.Add(1)
+	return c.Source.ReadEntryBundle(ctx, n, w)
+}
+
+// TestPageBytesReadsOnlyItsBundles: a page cut short by its byte bound
+// does not read the entry bundles of the matches it leaves out.
+func TestPageBytesReadsOnlyItsBundles(t *testing.T) {
+	fx := newFixture(t, "posix")
+	s := mosaictest.NewSigner(t, mosaictest.ECDSAP256)
+	const n = 2*256 + 1 // three bundles
+	addMany(t, fx.log, s, n)
+	src := &countingBundles{Source: fx.log.Log}
+	store := fx.open(t)
+	defer store.Close()
+	ix := index.New(src, store, index.Config{})
+	syncIndex(t, ix)
+	q := index.Query{PublicKeyFingerprint: entry.Fingerprint(s.PublicKeyDER), PageSize: index.MaxPageSize, MaxBytes: 1}
+	src.reads.Store(0)
+	res, err := ix.Search(context.Background(), q)
+	if err != nil || len(res.Hits) != 1 || res.Hits[0].Index != 0 || res.NextPageToken == "" {
+		t.Fatalf("first page: %+v, %v; want entry 0 and a next page", res, err)
+	}
+	if got := src.reads.Load(); got != 1 {
+		t.Errorf("a page of one entry read %d entry bundles, want 1", got)
+	}
+	// The whole log in pages of a few entries: each entry once.
+	q.MaxBytes = 4 * len(res.Hits[0].Body)
+	got, _ := pageAll(t, ix, q, nil)
+	if len(got) != n || !slices.IsSorted(got) || slices.Compact(got)[n-1] != n-1 {
+		t.Errorf("paging found %d entries, want each of %d once", len(got), n)
+	}
+}
+
+// addMany logs n entries of s, 32 at a time, so that they share
+// checkpoints.
+func addMany(t *testing.T, l *mosaictest.Log, s *mosaictest.Signer, n int) {
+	t.Helper()
+	reqs := make([][]byte, n)
+	for i := range reqs {
+		reqs[i] = s.Request(t, []byte(fmt.Sprintf("entry %d of %d", i, n)))
+	}
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	sem := make(chan struct{}, 32)
+	for _, req := range reqs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			resp, err := http.Post(l.URL+"/api/v2/log/entries", "application/json", bytes.NewReader(req))
+			if err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			if err != nil || resp.StatusCode != http.StatusCreated {
+				failed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if f := failed.Load(); f > 0 {
+		t.Fatalf("%d of %d adds failed", f, n)
+	}
 }

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -18,6 +19,9 @@ import (
 const (
 	DefaultPageSize = 100
 	MaxPageSize     = 1000
+	// DefaultPageBytes bounds the entry bodies of a page when
+	// Query.MaxBytes is not set.
+	DefaultPageBytes = 768 << 10
 )
 
 // maxValueBytes bounds a SAN or issuer in a query.
@@ -41,6 +45,13 @@ type Query struct {
 	PageSize int
 	// PageToken continues a search: Result.NextPageToken of the same query.
 	PageToken string
+	// MaxBytes bounds a page by the bodies of its hits: a page ends before
+	// the hit that would take the sum of len(Hit.Body) past MaxBytes, and
+	// its NextPageToken continues at that hit, so a page may hold fewer
+	// than PageSize hits. A page's first hit is returned whatever its size,
+	// so every page advances. 0 or less means DefaultPageBytes. It is the
+	// server's bound, not the client's: set it after parsing a request.
+	MaxBytes int
 }
 
 // QueryError says what is wrong with a query. Its message is meant for the
@@ -84,9 +95,13 @@ type Result struct {
 }
 
 // Search finds the entries matching q among the indexed ones, ascending by
-// log index, one page at a time. An invalid query is a *QueryError. Each
-// entry is read back from the log and must have the keys asked for;
-// otherwise the index does not match the log and Search fails.
+// log index, one page at a time: at most q.PageSize hits and q.MaxBytes of
+// bodies. An invalid query is a *QueryError. Each entry is read back from
+// the log and must have the keys asked for; otherwise the index does not
+// match the log and Search fails. Entry bundles are read only as far as
+// the page reaches, and the hits hold copies of their bodies, not the
+// bundles they were read from: a page holds about MaxBytes however large
+// the bundles are.
 func (ix *Index) Search(ctx context.Context, q Query) (*Result, error) {
 	keys, err := q.keys()
 	if err != nil {
@@ -103,7 +118,11 @@ func (ix *Index) Search(ctx context.Context, q Query) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := ix.search(ctx, keys, from, size)
+	maxBytes := q.MaxBytes
+	if maxBytes <= 0 {
+		maxBytes = DefaultPageBytes
+	}
+	res, err := ix.search(ctx, keys, from, size, maxBytes)
 	if err != nil {
 		ix.metrics.searchErrors.Inc()
 		return nil, err
@@ -112,25 +131,29 @@ func (ix *Index) Search(ctx context.Context, q Query) (*Result, error) {
 	return res, nil
 }
 
-func (ix *Index) search(ctx context.Context, keys []Key, from uint64, size int) (*Result, error) {
+func (ix *Index) search(ctx context.Context, keys []Key, from uint64, size, maxBytes int) (*Result, error) {
 	idxs, err := ix.store.Lookup(ctx, keys, from, size+1)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Hits: []Hit{}, Status: ix.Status()}
-	if len(idxs) > size {
-		res.NextPageToken = encodePageToken(idxs[size], keys)
-		idxs = idxs[:size]
-	}
-	if res.Hits, err = ix.hits(ctx, idxs, keys); err != nil {
+	res := &Result{Status: ix.Status()}
+	page := idxs[:min(len(idxs), size)]
+	if res.Hits, err = ix.hits(ctx, page, keys, maxBytes); err != nil {
 		return nil, err
+	}
+	if n := len(res.Hits); n < len(idxs) {
+		// Continue at the first match left out, whether the page was cut
+		// short by maxBytes or filled up to size.
+		res.NextPageToken = encodePageToken(idxs[n], keys)
 	}
 	return res, nil
 }
 
 // hits reads the entries at idxs (ascending) back from the log, each
-// bundle once, and checks that each has keys.
-func (ix *Index) hits(ctx context.Context, idxs []uint64, keys []Key) ([]Hit, error) {
+// bundle once, and checks that each has keys. It stops before the entry
+// that would take the bodies past maxBytes (never before the first one),
+// reading no bundle beyond that entry's, and returns the hits it took.
+func (ix *Index) hits(ctx context.Context, idxs []uint64, keys []Key, maxBytes int) ([]Hit, error) {
 	hits := make([]Hit, 0, len(idxs))
 	if len(idxs) == 0 {
 		return hits, nil
@@ -148,9 +171,11 @@ func (ix *Index) hits(ctx context.Context, idxs []uint64, keys []Key) ([]Hit, er
 	}
 	var leaves [][]byte
 	current := ^uint64(0)
+	used := 0
 	for _, i := range idxs {
 		n := i / layout.EntryBundleWidth
 		if n != current {
+			leaves = nil // let the previous bundle go before reading the next
 			var err error
 			if leaves, err = ix.bundle(ctx, n, size); err != nil {
 				return nil, err
@@ -161,6 +186,13 @@ func (ix *Index) hits(ctx context.Context, idxs []uint64, keys []Key) ([]Hit, er
 		if err != nil {
 			return nil, err
 		}
+		if len(hits) > 0 && len(h.Body) > maxBytes-used {
+			break
+		}
+		used += len(h.Body)
+		// A copy, so that the page does not pin the bundle it came from
+		// while the reply waits on a slow client.
+		h.Body = bytes.Clone(h.Body)
 		hits = append(hits, h)
 	}
 	return hits, nil

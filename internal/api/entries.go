@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 
 	"github.com/mosaiclog/mosaic/internal/entry"
+	"github.com/mosaiclog/mosaic/internal/httperr"
 	mlog "github.com/mosaiclog/mosaic/internal/log"
 	v1 "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	rekorpb "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
@@ -92,7 +92,7 @@ func (s *server) createEntry(w http.ResponseWriter, r *http.Request) {
 // readBody reads a write request's body within --max-request-bytes. On
 // failure it has already written the response.
 func (s *server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	body, ok := readLimited(w, r, "request body", s.cfg.MaxRequestBytes, "max-request-bytes")
+	body, ok := s.readLimited(w, r, "request body", s.cfg.MaxRequestBytes, "max-request-bytes")
 	if ok && len(body) == 0 {
 		writeError(w, http.StatusBadRequest, "request body is empty; want a JSON CreateEntryRequest")
 		return nil, false
@@ -100,24 +100,14 @@ func (s *server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool)
 	return body, ok
 }
 
-// readLimited reads r's body, refusing more than max bytes with a 413 that
-// names what was read, the limit (as an operator sets it) and what was
-// sent. On failure it has already written the response.
-func readLimited(w http.ResponseWriter, r *http.Request, what string, max int64, limit string) ([]byte, bool) {
-	if r.ContentLength > max {
-		writeError(w, http.StatusRequestEntityTooLarge,
-			"%s of %d bytes exceeds the limit of %d bytes (%s)", what, r.ContentLength, max, limit)
-		return nil, false
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		writeError(w, http.StatusRequestEntityTooLarge,
-			"%s exceeds the limit of %d bytes (%s); more than %d bytes were sent", what, max, limit, max)
-		return nil, false
-	case err != nil:
-		writeError(w, http.StatusBadRequest, "reading %s: %v", what, err)
+// readLimited reads r's body within max bytes and the body deadline; on
+// failure it has already answered (see httperr.ReadBody).
+func (s *server) readLimited(w http.ResponseWriter, r *http.Request, what string, max int64, limit string) ([]byte, bool) {
+	body, err := httperr.ReadBody(w, r, what, max, limit)
+	if err != nil {
+		if errors.Is(err, httperr.ErrSlowBody) {
+			s.cfg.Metrics.slowBodies.Inc()
+		}
 		return nil, false
 	}
 	return body, true
@@ -139,6 +129,7 @@ func (s *server) entryError(w http.ResponseWriter, err error) {
 
 func (s *server) addError(w http.ResponseWriter, r *http.Request, err error) {
 	var unpublished *mlog.UnpublishedError
+	var inflight *mlog.InflightLimitError
 	switch {
 	case errors.As(err, &unpublished) && r.Context().Err() == nil:
 		// Stored, but no checkpoint covered it within the add timeout.
@@ -146,6 +137,10 @@ func (s *server) addError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 		writeError(w, http.StatusGatewayTimeout, "the entry is stored at index %d but no checkpoint covering it was "+
 			"published within %s; retrying with the same entry is safe", unpublished.Index, s.cfg.AddTimeout)
+	case errors.As(err, &inflight):
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+		writeError(w, http.StatusServiceUnavailable, "the log is at capacity: %d adds are in progress, the limit "+
+			"(--max-inflight-adds); retry after %d s", inflight.Limit, retryAfterSeconds)
 	case errors.Is(err, mlog.ErrPushback):
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 		writeError(w, http.StatusServiceUnavailable, "the log is at capacity (%v); retry after %d s", err, retryAfterSeconds)

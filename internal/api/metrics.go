@@ -15,6 +15,16 @@ type Metrics struct {
 	requests   *prometheus.CounterVec
 	latency    *prometheus.HistogramVec
 	duplicates *prometheus.CounterVec
+	// connections and connectionsRefused count what LimitListener holds
+	// and turns away.
+	connections        prometheus.Gauge
+	connectionsRefused prometheus.Counter
+	// ready is 1 while /readyz answers 200; notReady counts /readyz
+	// answers by reason ("" for ready).
+	ready    prometheus.Gauge
+	notReady *prometheus.CounterVec
+	// slowBodies counts requests whose body did not arrive in time.
+	slowBodies prometheus.Counter
 }
 
 // NewMetrics creates the HTTP collectors.
@@ -32,12 +42,27 @@ func NewMetrics() *Metrics {
 			Name: "mosaic_api_duplicate_submissions_total",
 			Help: "Submissions equal to an entry already in the log, by how they were answered (--duplicates mode).",
 		}, []string{"mode"}),
+		connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mosaic_http_connections_open", Help: "Client connections held open (at most --max-connections).",
+		}),
+		connectionsRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mosaic_http_connections_refused_total", Help: "Connections answered 503 and closed because --max-connections were open.",
+		}),
+		ready: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mosaic_ready", Help: "1 while the last /readyz answered ready, else 0.",
+		}),
+		notReady: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mosaic_readiness_checks_total", Help: "/readyz answers by reason (empty: ready; storage_unavailable, no_checkpoint, stale_checkpoint, ...).",
+		}, []string{"reason"}),
+		slowBodies: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mosaic_http_slow_bodies_total", Help: "Requests answered 408 because the body did not arrive within --body-timeout.",
+		}),
 	}
 }
 
 // Collectors returns every collector, for registration.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.requests, m.latency, m.duplicates}
+	return []prometheus.Collector{m.requests, m.latency, m.duplicates, m.connections, m.connectionsRefused, m.slowBodies, m.ready, m.notReady}
 }
 
 func (m *Metrics) middleware(next http.Handler) http.Handler {

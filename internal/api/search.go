@@ -1,11 +1,15 @@
 package api
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,19 +24,21 @@ const maxSearchBytes = 16 << 10
 // entries back from the log.
 const searchTimeout = 10 * time.Second
 
+// Default search bounds (see Config.SearchPageBytes and
+// Config.SearchConcurrency).
+const (
+	DefaultSearchPageBytes   = 1 << 20
+	DefaultSearchConcurrency = 32
+)
+
+// searchRetryAfter is the Retry-After, in seconds, of a search refused
+// because SearchConcurrency searches are running.
+const searchRetryAfter = 1
+
 // searchFields are the request's fields, spelled exactly.
 var searchFields = []string{"digest", "publicKeyFingerprint", "san", "oidcIssuer", "pageSize", "pageToken"}
 
-// searchResponse is the body of a successful POST /api/v2/log/search.
-type searchResponse struct {
-	// Results are ascending by logIndex; never null.
-	Results []searchResult `json:"results"`
-	// NextPageToken continues the search; absent on the last page.
-	NextPageToken string `json:"nextPageToken,omitempty"`
-	// Index says how much of the log the search covered.
-	Index searchIndexStatus `json:"index"`
-}
-
+// searchResult is one result of a search reply.
 type searchResult struct {
 	LogIndex          uint64 `json:"logIndex"`
 	Kind              string `json:"kind"`
@@ -48,12 +54,19 @@ type searchIndexStatus struct {
 
 // search serves POST /api/v2/log/search: entries by artifact digest,
 // public-key fingerprint and certificate identity, from the search index.
+//
+// Its memory is bounded whatever the client asks or however slowly it
+// reads: a page holds at most Config.SearchPageBytes of results (the
+// index reads no entry beyond them), the reply is encoded into the
+// connection as it is written rather than built whole, and at most
+// Config.SearchConcurrency searches run at once; beyond that the answer
+// is 503 at once.
 func (s *server) search(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Index == nil {
 		writeError(w, http.StatusServiceUnavailable, "this server runs no search index (mosaicd serve --search-index=false)")
 		return
 	}
-	body, ok := readLimited(w, r, "search request body", maxSearchBytes, "a fixed limit")
+	body, ok := s.readLimited(w, r, "search request body", maxSearchBytes, "a fixed limit")
 	if !ok {
 		return
 	}
@@ -62,6 +75,19 @@ func (s *server) search(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "%v", err)
 		return
 	}
+	// The token is held until the reply is written: a client that reads
+	// slowly keeps its page in memory that long.
+	select {
+	case s.searches <- struct{}{}:
+		defer func() { <-s.searches }()
+	default:
+		w.Header().Set("Retry-After", strconv.Itoa(searchRetryAfter))
+		writeError(w, http.StatusServiceUnavailable, "the server is answering its limit of %d searches at once "+
+			"(search-concurrency); retry after %d s", s.cfg.SearchConcurrency, searchRetryAfter)
+		return
+	}
+	// Bodies go out base64-encoded: 3 bytes of body are 4 of reply.
+	q.MaxBytes = max(s.cfg.SearchPageBytes/4*3, 1)
 	ctx, cancel := context.WithTimeout(r.Context(), searchTimeout)
 	defer cancel()
 	res, err := s.cfg.Index.Search(ctx, q)
@@ -69,15 +95,86 @@ func (s *server) search(w http.ResponseWriter, r *http.Request) {
 		s.searchError(w, r, err)
 		return
 	}
-	out := searchResponse{
-		Results:       make([]searchResult, len(res.Hits)),
-		NextPageToken: res.NextPageToken,
-		Index:         searchIndexStatus{IndexedSize: res.Status.IndexedSize, LogSize: res.Status.LogSize, Lag: res.Status.Lag},
+	if err := writeSearchPage(w, res); err != nil {
+		s.cfg.Logger.Debug("writing a search reply", "err", err)
 	}
-	for i, h := range res.Hits {
-		out.Results[i] = searchResult{LogIndex: h.Index, Kind: h.Kind, APIVersion: h.APIVersion, CanonicalizedBody: h.Body}
+}
+
+// searchWriteBuffer is the buffer between the encoder and the connection.
+const searchWriteBuffer = 32 << 10
+
+// writeSearchPage writes res as the body of a successful search (the
+// SearchResponse of openapi.yaml):
+//
+//	{"results": [searchResult...], "nextPageToken": "...", "index": searchIndexStatus}
+//
+// results are ascending by logIndex, never null, and may be fewer than
+// pageSize even when nextPageToken is set (a page also stops at
+// Config.SearchPageBytes); nextPageToken is absent on the last page. Each
+// result is encoded into the connection in turn: nothing beyond res and one
+// encoded result is held, and each result's body is let go once written.
+func writeSearchPage(w http.ResponseWriter, res *index.Result) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	jw := newJSONWriter(w)
+	jw.raw(`{"results":[`)
+	for i := range res.Hits {
+		if i > 0 {
+			jw.raw(",")
+		}
+		h := &res.Hits[i]
+		jw.value(searchResult{LogIndex: h.Index, Kind: h.Kind, APIVersion: h.APIVersion, CanonicalizedBody: h.Body})
+		h.Body = nil
 	}
-	writeJSON(w, http.StatusOK, out)
+	jw.raw("]")
+	if res.NextPageToken != "" {
+		jw.raw(`,"nextPageToken":`)
+		jw.value(res.NextPageToken)
+	}
+	jw.raw(`,"index":`)
+	jw.value(searchIndexStatus{IndexedSize: res.Status.IndexedSize, LogSize: res.Status.LogSize, Lag: res.Status.Lag})
+	jw.raw("}\n")
+	return jw.flush()
+}
+
+// jsonWriter streams a JSON document made of literal punctuation and
+// encoded values; it remembers the first error and then writes nothing.
+type jsonWriter struct {
+	bw  *bufio.Writer
+	buf bytes.Buffer // one encoded value, reused
+	enc *json.Encoder
+	err error
+}
+
+func newJSONWriter(w io.Writer) *jsonWriter {
+	jw := &jsonWriter{bw: bufio.NewWriterSize(w, searchWriteBuffer)}
+	jw.enc = json.NewEncoder(&jw.buf)
+	jw.enc.SetEscapeHTML(false)
+	return jw
+}
+
+func (jw *jsonWriter) raw(s string) {
+	if jw.err == nil {
+		_, jw.err = jw.bw.WriteString(s)
+	}
+}
+
+func (jw *jsonWriter) value(v any) {
+	if jw.err != nil {
+		return
+	}
+	jw.buf.Reset()
+	if jw.err = jw.enc.Encode(v); jw.err == nil {
+		_, jw.err = jw.bw.Write(bytes.TrimSuffix(jw.buf.Bytes(), []byte("\n")))
+	}
+}
+
+func (jw *jsonWriter) flush() error {
+	if jw.err == nil {
+		jw.err = jw.bw.Flush()
+	}
+	return jw.err
 }
 
 func (s *server) searchError(w http.ResponseWriter, r *http.Request, err error) {

@@ -49,14 +49,37 @@ type Config struct {
 	// client configuration) on the same router, behind the same metrics
 	// and panic recovery.
 	Services []func(chi.Router)
+	// ConnLimits sets each request's body and write deadlines (the server
+	// and listener take the rest from NewHTTPServer and LimitListener);
+	// zero fields set none.
+	ConnLimits ConnLimits
 	// Index, when set, is the search index that answers
 	// POST /api/v2/log/search; the caller runs it (Index.Run) and closes
 	// its store.
 	Index *index.Index
+	// SearchPageBytes bounds one search reply: a page stops adding results
+	// before the one whose canonicalizedBody (base64, as sent) would take
+	// the page's bodies past SearchPageBytes, and its nextPageToken
+	// continues at that result, so a page may hold fewer than pageSize
+	// results. A single larger result goes out alone. A reply is at most
+	// this plus about 100 bytes per result; a running search holds about
+	// 3/4 of it in entry bodies. 0 means DefaultSearchPageBytes (1 MiB).
+	SearchPageBytes int
+	// SearchConcurrency bounds the searches answered at once, from the
+	// index lookup to the reply's last byte; a search beyond it is refused
+	// at once with 503 and Retry-After, naming the limit. The memory held
+	// by searches is about SearchConcurrency × SearchPageBytes, plus one
+	// entry bundle (at most 256 entries) per search while it is read.
+	// 0 means DefaultSearchConcurrency (32).
+	SearchConcurrency int
 }
 
 type server struct {
-	cfg Config
+	cfg       Config
+	readiness readiness
+	// searches holds a token for each search being answered, from before
+	// its index lookup until its reply is written (see search).
+	searches chan struct{}
 }
 
 // NewHandler returns the HTTP handler for cfg.
@@ -73,9 +96,15 @@ func NewHandler(cfg Config) http.Handler {
 	if cfg.AddTimeout == 0 {
 		cfg.AddTimeout = 30 * time.Second
 	}
-	s := &server{cfg: cfg}
+	if cfg.SearchPageBytes <= 0 {
+		cfg.SearchPageBytes = DefaultSearchPageBytes
+	}
+	if cfg.SearchConcurrency <= 0 {
+		cfg.SearchConcurrency = DefaultSearchConcurrency
+	}
+	s := &server{cfg: cfg, searches: make(chan struct{}, cfg.SearchConcurrency)}
 	r := chi.NewRouter()
-	r.Use(s.recoverer, cfg.Metrics.middleware, middleware.GetHead)
+	r.Use(s.recoverer, cfg.Metrics.middleware, s.deadlines, middleware.GetHead)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no route for %s %s", r.Method, r.URL.Path)
 	})

@@ -142,6 +142,10 @@ func (ca *CA) readBody(r *http.Request) ([]byte, *refusal) {
 			msg: fmt.Sprintf("request body of %d bytes exceeds the CA's limit of %d bytes (MaxRequestBytes)", r.ContentLength, limit)}
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if httperr.IsSlowBody(err) {
+		return nil, &refusal{status: http.StatusRequestTimeout, reason: reasonSlowBody,
+			msg: fmt.Sprintf("the request body did not arrive in time: %d bytes were received before the body deadline (body-timeout)", len(body))}
+	}
 	if err != nil {
 		return nil, &refusal{status: http.StatusBadRequest, reason: reasonBadRequest, msg: fmt.Sprintf("reading the request body: %v", err)}
 	}

@@ -13,6 +13,7 @@ const (
 	reasonProof          = "proof_of_possession" // the signature or CSR does not verify
 	reasonWeakKey        = "weak_key"            // key type or size not accepted
 	reasonTooLarge       = "too_large"           // body over MaxRequestBytes
+	reasonSlowBody       = "slow_body"           // body not received before the body deadline
 	reasonLogUnavailable = "log_unavailable"     // the certificate log did not take the precertificate
 	reasonInternal       = "internal"            // the CA's own failure
 )
@@ -41,7 +42,7 @@ func NewMetrics() *Metrics {
 		oidc.ReasonMissingClaim, oidc.ReasonSubject, oidc.ReasonIssuerUnavailable} {
 		m.refused.WithLabelValues(string(r))
 	}
-	for _, r := range []string{reasonBadRequest, reasonNoToken, reasonProof, reasonWeakKey, reasonTooLarge,
+	for _, r := range []string{reasonBadRequest, reasonNoToken, reasonProof, reasonWeakKey, reasonTooLarge, reasonSlowBody,
 		reasonLogUnavailable, reasonInternal} {
 		m.refused.WithLabelValues(r)
 	}

@@ -54,9 +54,11 @@ type Backend interface {
 	Close() error
 }
 
-// IsPostgres reports whether spec names a PostgreSQL database.
+// IsPostgres reports whether spec names a PostgreSQL database: a
+// postgres:// or postgresql:// URL, or a key/value connection string
+// ("host=db dbname=mosaic ...").
 func IsPostgres(spec string) bool {
-	return strings.HasPrefix(spec, "postgres://") || strings.HasPrefix(spec, "postgresql://")
+	return strings.HasPrefix(spec, "postgres://") || strings.HasPrefix(spec, "postgresql://") || isKeyValueDSN(spec)
 }
 
 // BindIdentity records id in b on first use and afterwards fails with an
@@ -90,7 +92,7 @@ func Open(ctx context.Context, spec string, opts Options) (Backend, error) {
 	case strings.HasPrefix(spec, "file:"):
 		return OpenPosix(ctx, posixDir(strings.TrimPrefix(spec, "file:"), opts.LogID))
 	case strings.Contains(spec, "://"):
-		return nil, fmt.Errorf("unknown storage %q: want file:DIR or postgres://...", spec)
+		return nil, fmt.Errorf("unknown storage %q: want file:DIR or postgres://...", Redact(spec))
 	case spec == "":
 		return nil, errors.New("no storage given: want file:DIR or postgres://...")
 	default:
@@ -110,18 +112,34 @@ func posixDir(dir, logID string) string {
 
 // Ready reports whether a server on b should take traffic: the store
 // answers and its latest checkpoint was published within maxAge. A log that
-// has stopped publishing is not healthy, however well it answers.
+// has stopped publishing is not healthy, however well it answers. A refusal
+// is a *NotReadyError.
 func Ready(ctx context.Context, b Backend, maxAge time.Duration) error {
 	if err := b.Ping(ctx); err != nil {
-		return fmt.Errorf("storage does not answer: %w", err)
+		return &NotReadyError{Code: "storage_unavailable", Reason: "storage unavailable", Err: err}
 	}
 	at, err := b.CheckpointPublishedAt(ctx)
 	if err != nil {
-		return fmt.Errorf("no published checkpoint yet: %w", err)
+		return &NotReadyError{Code: "no_checkpoint", Reason: "no checkpoint published yet", Err: err}
 	}
 	if age := time.Since(at); age > maxAge {
-		return fmt.Errorf("the latest checkpoint is %s old (limit %s): checkpoints are not being published",
+		msg := fmt.Sprintf("the latest checkpoint is %s old (limit %s): checkpoints are not being published",
 			age.Round(time.Second), maxAge)
+		return &NotReadyError{Code: "stale_checkpoint", Reason: msg, Err: errors.New(msg)}
 	}
 	return nil
 }
+
+// NotReadyError says why a server should not take traffic. Code and Reason
+// may be shown to anyone (they hold no host, user, database or driver
+// text); Err is the detail, for the server's log only.
+type NotReadyError struct {
+	// Code is a short fixed name for metrics ("storage_unavailable", …).
+	Code   string
+	Reason string
+	Err    error
+}
+
+func (e *NotReadyError) Error() string { return e.Reason + ": " + e.Err.Error() }
+
+func (e *NotReadyError) Unwrap() error { return e.Err }

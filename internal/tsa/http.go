@@ -73,6 +73,10 @@ func (t *TSA) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *refusal
 		return nil, refuse(http.StatusRequestEntityTooLarge, reasonTooLarge,
 			"request body is more than %d bytes; the TSA's request size limit (max request bytes) is %d bytes", limit, limit)
 	}
+	if httperr.IsSlowBody(err) {
+		return nil, refuse(http.StatusRequestTimeout, reasonSlowBody,
+			"the request body did not arrive in time: %d bytes were received before the body deadline (body-timeout)", len(body))
+	}
 	if err != nil {
 		return nil, refuse(http.StatusBadRequest, reasonMalformed, "reading the request body: %v", err)
 	}

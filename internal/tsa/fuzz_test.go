@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/elliptic"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"math/big"
 	"strings"
 	"testing"
@@ -28,6 +30,9 @@ func FuzzParseRequest(f *testing.F) {
 	}
 	f.Add(der, []byte{})
 	f.Add(der, []byte{0x30, 0x03, 0x02, 0x01, 0x01})
+	if v2, err := asn1.Marshal(reqPrefixOf(2)); err == nil {
+		f.Add(der, v2)
+	}
 	f.Add("application/timestamp-query; charset=binary", []byte("garbage"))
 	f.Add(js, []byte(`{"artifactHash":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","hashAlgorithm":"sha256","nonce":123,"certificates":true}`))
 	f.Add(js, []byte(`{"artifactHash":"AAAA","hashAlgorithm":"sha1","tsaPolicyOID":"1.3.6.1.4.1.57264.2"}`))
@@ -50,6 +55,10 @@ func FuzzParseRequest(f *testing.F) {
 		if rf != nil {
 			checkRefusal(t, rf)
 			return
+		}
+		var p reqPrefix
+		if _, err := asn1.Unmarshal(body, &p); kind == kindDER && (err != nil || p.Version != 1) {
+			t.Fatalf("granted a TimeStampReq of version %d (%v)", p.Version, err)
 		}
 		switch req.HashAlgorithm {
 		case crypto.SHA256, crypto.SHA384, crypto.SHA512:
@@ -74,6 +83,15 @@ func FuzzParseRequest(f *testing.F) {
 			t.Fatalf("response nonce %v, request nonce %v", ts.Nonce, req.Nonce)
 		}
 	})
+}
+
+// reqPrefixOf is a SHA-256 TimeStampReq of the given version.
+func reqPrefixOf(version int) reqPrefix {
+	var p reqPrefix
+	p.Version = version
+	p.MessageImprint.HashAlgorithm = pkix.AlgorithmIdentifier{Algorithm: asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}, Parameters: asn1.NullRawValue}
+	p.MessageImprint.HashedMessage = make([]byte, 32)
+	return p
 }
 
 func checkRefusal(t *testing.T, rf *refusal) {

@@ -326,6 +326,8 @@ func TestBadRequests(t *testing.T) {
 	// SHA-224's OID differs from SHA-256's in its last arc only.
 	sha224Req := bytes.Replace(sha256Req, []byte{0x04, 0x02, 0x01}, []byte{0x04, 0x02, 0x04}, 1)
 	unknownReq := rawRequest(t, asn1.ObjectIdentifier{1, 2, 3, 4, 5}, make([]byte, 32))
+	sha256OID := asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
+	version := func(v int) []byte { return rawRequestVersion(t, v, sha256OID, make([]byte, 32)) }
 	digest := base64.StdEncoding.EncodeToString(make([]byte, 32))
 	oversize := bytes.Repeat([]byte{0x30}, 1025)
 
@@ -343,6 +345,10 @@ func TestBadRequests(t *testing.T) {
 		{"empty JSON", js, nil, false, 400, reasonMalformed, "empty request body; send a JSON"},
 		{"garbage", der, []byte("this is not DER"), false, 400, reasonMalformed, "not a DER-encoded TimeStampReq"},
 		{"trailing data", der, append(bytes.Clone(sha256Req), 0), false, 400, reasonMalformed, "trailing data"},
+		{"version 2", der, version(2), false, 400, reasonVersion, "TimeStampReq version 2 is not supported; RFC 3161 defines version 1 only"},
+		{"version 0", der, version(0), false, 400, reasonVersion, "TimeStampReq version 0 is not supported"},
+		{"version -1", der, version(-1), false, 400, reasonVersion, "TimeStampReq version -1 is not supported"},
+		{"version 2^40", der, version(1 << 40), false, 400, reasonVersion, "TimeStampReq version 1099511627776 is not supported"},
 		{"SHA-1", der, sha1Req, false, 400, reasonHashAlgorithm, "hash algorithm SHA-1 is too weak"},
 		{"MD5", der, md5Req, false, 400, reasonHashAlgorithm, "hash algorithm MD5 (OID 1.2.840.113549.2.5) is not accepted"},
 		{"SHA-224", der, sha224Req, false, 400, reasonHashAlgorithm, "hash algorithm SHA-224 (OID 2.16.840.1.101.3.4.2.4) is not accepted"},
@@ -437,8 +443,14 @@ func marshalRequest(t *testing.T, req *timestamp.Request) []byte {
 // digitorus/timestamp cannot name, with encoding/asn1.
 func rawRequest(t *testing.T, alg asn1.ObjectIdentifier, digest []byte) []byte {
 	t.Helper()
+	return rawRequestVersion(t, 1, alg, digest)
+}
+
+// rawRequestVersion is rawRequest with another TimeStampReq version.
+func rawRequestVersion(t *testing.T, version int, alg asn1.ObjectIdentifier, digest []byte) []byte {
+	t.Helper()
 	var req reqPrefix
-	req.Version = 1
+	req.Version = version
 	req.MessageImprint.HashAlgorithm = pkix.AlgorithmIdentifier{Algorithm: alg, Parameters: asn1.NullRawValue}
 	req.MessageImprint.HashedMessage = digest
 	der, err := asn1.Marshal(req)

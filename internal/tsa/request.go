@@ -28,6 +28,7 @@ const (
 	reasonTooLarge      = "too_large"
 	reasonContentType   = "content_type"
 	reasonMalformed     = "malformed"
+	reasonVersion       = "version"
 	reasonHashAlgorithm = "hash_algorithm"
 	reasonDigestLength  = "digest_length"
 	reasonNonce         = "nonce"
@@ -43,7 +44,7 @@ const (
 	acceptedContentTypes = "application/timestamp-query (a DER TimeStampReq) or application/json"
 )
 
-var allReasons = []string{reasonTooLarge, reasonContentType, reasonMalformed, reasonHashAlgorithm,
+var allReasons = []string{reasonTooLarge, reasonContentType, reasonMalformed, reasonVersion, reasonHashAlgorithm,
 	reasonDigestLength, reasonNonce, reasonPolicy, reasonExtension, reasonCertExpired}
 
 // refusal says why a request is not granted: the HTTP status, the metric
@@ -105,7 +106,8 @@ func parseRequest(kind requestKind, body []byte) (*timestamp.Request, *refusal) 
 	return parseDER(body)
 }
 
-// parseDER decodes a DER TimeStampReq.
+// parseDER decodes a DER TimeStampReq of version 1, the only version RFC
+// 3161 defines (timestamp.ParseRequest reads the version but drops it).
 func parseDER(body []byte) (*timestamp.Request, *refusal) {
 	req, err := timestamp.ParseRequest(body)
 	if err != nil {
@@ -115,6 +117,16 @@ func parseDER(body []byte) (*timestamp.Request, *refusal) {
 		}
 		return nil, refuse(http.StatusBadRequest, reasonMalformed,
 			"request body is not a DER-encoded TimeStampReq (RFC 3161): %v", err)
+	}
+	var p reqPrefix
+	if _, err := asn1.Unmarshal(body, &p); err != nil {
+		// ParseRequest decoded a longer form of the same prefix.
+		return nil, refuse(http.StatusBadRequest, reasonMalformed,
+			"request body is not a DER-encoded TimeStampReq (RFC 3161): %v", err)
+	}
+	if p.Version != 1 {
+		return nil, refuse(http.StatusBadRequest, reasonVersion,
+			"TimeStampReq version %d is not supported; RFC 3161 defines version 1 only", p.Version)
 	}
 	return req, nil
 }

@@ -40,6 +40,7 @@ type serveConfig struct {
 	batchMaxAge            time.Duration
 	awaitPoll              time.Duration
 	pushbackMaxOutstanding uint
+	maxInflightAdds        uint
 	maxRequestBytes        int64
 	limits                 entry.Limits
 	algorithms             string
@@ -67,6 +68,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.DurationVar(&c.batchMaxAge, "batch-max-age", 20*time.Millisecond, "longest an entry waits for its batch to fill")
 	fs.DurationVar(&c.awaitPoll, "await-poll", 10*time.Millisecond, "how often waiting adds look for a new checkpoint")
 	fs.UintVar(&c.pushbackMaxOutstanding, "pushback-max-outstanding", 4096, "sequenced-but-unintegrated entries before adds get 503")
+	fs.UintVar(&c.maxInflightAdds, "max-inflight-adds", mlog.DefaultMaxInflightAdds, "adds in progress at once, on any storage; one more is answered 503 with Retry-After at once")
 	fs.Int64Var(&c.maxRequestBytes, "max-request-bytes", 64<<10, "largest accepted write request body")
 	fs.IntVar(&c.limits.MaxKeyBytes, "max-key-bytes", entry.DefaultLimits.MaxKeyBytes, "largest accepted DER public key")
 	fs.IntVar(&c.limits.MaxCertificateBytes, "max-certificate-bytes", entry.DefaultLimits.MaxCertificateBytes, "largest accepted DER certificate")
@@ -155,6 +157,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		BatchMaxSize: cfg.batchMaxSize, BatchMaxAge: cfg.batchMaxAge,
 		CheckpointInterval: cfg.checkpointInterval, CheckpointRepublishInterval: cfg.republishInterval,
 		AwaitPoll: cfg.awaitPoll, PushbackMaxOutstanding: cfg.pushbackMaxOutstanding,
+		MaxInflightAdds: cfg.maxInflightAdds,
 	}
 	mainConfig := logConfig
 	mainConfig.Origin, mainConfig.Key = origin, key

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mosaiclog/mosaic/pkg/note"
@@ -41,6 +42,24 @@ var ErrNotFound = os.ErrNotExist
 // ErrShuttingDown means the log no longer accepts entries.
 var ErrShuttingDown = errors.New("log is shutting down")
 
+// DefaultMaxInflightAdds is Config.MaxInflightAdds when it is zero. On a
+// 2-vCPU machine the embedded store integrates about 1,500 entries/s, so
+// 1,024 adds in flight keep its batches full while an accepted add waits
+// well under a second (docs/benchmarks.md, "Overload").
+const DefaultMaxInflightAdds = 1024
+
+// InflightLimitError is the pushback Add returns at once when Limit adds
+// are already in progress (Config.MaxInflightAdds). It matches ErrPushback.
+type InflightLimitError struct {
+	Limit int64
+}
+
+func (e *InflightLimitError) Error() string {
+	return fmt.Sprintf("%d adds are already in progress, the most this log takes at once", e.Limit)
+}
+
+func (e *InflightLimitError) Unwrap() error { return ErrPushback }
+
 // Config is what a Log needs beyond its storage driver.
 type Config struct {
 	Origin string
@@ -57,7 +76,12 @@ type Config struct {
 	// AwaitPoll is how often waiting adds look for a new checkpoint.
 	AwaitPoll time.Duration
 	// PushbackMaxOutstanding bounds sequenced-but-unintegrated entries.
+	// Tessera's POSIX driver integrates as it sequences and ignores it.
 	PushbackMaxOutstanding uint
+	// MaxInflightAdds bounds the adds in progress at once, on every store:
+	// an Add beyond it fails at once with an *InflightLimitError instead of
+	// queueing behind the others. Zero means DefaultMaxInflightAdds.
+	MaxInflightAdds uint
 	// AntispamInMemory is the size of the in-memory dedup cache; Antispam
 	// is the persistent dedup, or nil.
 	AntispamInMemory uint
@@ -97,6 +121,11 @@ type Log struct {
 	mu     sync.Mutex
 	closed bool
 
+	// inflight counts the adds holding one of maxInflight slots, taken by
+	// admit on entering Add and released when Add returns.
+	inflight    atomic.Int64
+	maxInflight int64
+
 	// cpMu guards lastRaw and lastCP: the latest checkpoint verified, so
 	// that the many adds a checkpoint covers verify its signature once.
 	cpMu    sync.Mutex
@@ -114,6 +143,9 @@ func New(ctx context.Context, driver tessera.Driver, cfg Config) (*Log, error) {
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics()
+	}
+	if cfg.MaxInflightAdds == 0 {
+		cfg.MaxInflightAdds = DefaultMaxInflightAdds
 	}
 	pub := cfg.Key.Public()
 	signer, err := note.NewSigner(ctx, cfg.Origin, cfg.Key)
@@ -156,7 +188,9 @@ func New(ctx context.Context, driver tessera.Driver, cfg Config) (*Log, error) {
 		reader:      cr,
 		dedup:       cfg.Dedup,
 		stopAwaiter: stop,
+		maxInflight: int64(cfg.MaxInflightAdds),
 	}
+	l.metrics.inflightLimit.Set(float64(cfg.MaxInflightAdds))
 	l.awaiter = newAwaiter(awaitCtx, cfg.AwaitPoll, func(ctx context.Context) ([]byte, uint64, error) {
 		cp, raw, err := l.Checkpoint(ctx)
 		if err != nil {
@@ -209,10 +243,17 @@ type Added struct {
 // error is an *UnpublishedError naming its index. An
 // equal leaf already in the log is not appended again: the result names the
 // existing index, with Duplicate set, and proves it like a new one.
+// When Config.MaxInflightAdds adds are already in progress, Add fails at once
+// with an *InflightLimitError (ErrPushback).
 func (l *Log) Add(ctx context.Context, leaf []byte) (*Added, error) {
 	if l.isClosed() {
 		return nil, ErrShuttingDown
 	}
+	release, err := l.admit()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	start := time.Now()
 	if idx, ok, err := l.lookupDuplicate(ctx, leaf); err != nil {
 		return nil, err
@@ -222,7 +263,7 @@ func (l *Log) Add(ctx context.Context, leaf []byte) (*Added, error) {
 	idx, err := l.appender.Add(ctx, tessera.NewEntry(leaf))()
 	if err != nil {
 		if errors.Is(err, tessera.ErrPushback) {
-			l.metrics.pushbacks.Inc()
+			l.metrics.pushbacks.WithLabelValues(pushbackBacklog).Inc()
 		}
 		return nil, fmt.Errorf("appending entry: %w", err)
 	}
@@ -232,6 +273,25 @@ func (l *Log) Add(ctx context.Context, leaf []byte) (*Added, error) {
 	// The entry is durable from here on; wait for a checkpoint to cover it.
 	// A duplicate whose first copy is still being integrated waits too.
 	return l.prove(ctx, leaf, idx.Index, idx.IsDup, start)
+}
+
+// admit takes one of the MaxInflightAdds slots for an Add, or refuses at
+// once. Refusing is the point: past the log's capacity every add that
+// waits makes every other add wait longer, while a client told to retry
+// later costs nothing. A submission found to be a duplicate holds its slot
+// too: it waits for the same checkpoint and builds the same proof as a new
+// entry, and only costs its slot for as long as that takes.
+func (l *Log) admit() (release func(), err error) {
+	if l.inflight.Add(1) > l.maxInflight {
+		l.inflight.Add(-1)
+		l.metrics.pushbacks.WithLabelValues(pushbackInflight).Inc()
+		return nil, &InflightLimitError{Limit: l.maxInflight}
+	}
+	l.metrics.inflight.Inc()
+	return func() {
+		l.inflight.Add(-1)
+		l.metrics.inflight.Dec()
+	}, nil
 }
 
 // prove waits for a published checkpoint covering index and proves leaf

@@ -12,12 +12,20 @@ import (
 type Metrics struct {
 	appended          prometheus.Counter
 	duplicates        prometheus.Counter
-	pushbacks         prometheus.Counter
+	pushbacks         *prometheus.CounterVec // by reason: pushbackInflight, pushbackBacklog
+	inflight          prometheus.Gauge
+	inflightLimit     prometheus.Gauge
 	integrityFailures prometheus.Counter
 	addLatency        prometheus.Histogram
 	treeSize          prometheus.Gauge
 	checkpointAge     prometheus.Gauge
 }
+
+// Reasons an add is pushed back, as mosaic_log_pushbacks_total labels them.
+const (
+	pushbackInflight = "inflight_limit"
+	pushbackBacklog  = "integration_backlog"
+)
 
 // NewMetrics creates the log's collectors.
 func NewMetrics() *Metrics {
@@ -28,8 +36,16 @@ func NewMetrics() *Metrics {
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "mosaic_log_duplicates_total", Help: "Submissions whose entry was already in the log.",
 		}),
-		pushbacks: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "mosaic_log_pushbacks_total", Help: "Adds refused because the log was overloaded (HTTP 503).",
+		pushbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mosaic_log_pushbacks_total",
+			Help: "Adds refused because the log was overloaded (HTTP 503), by reason: inflight_limit " +
+				"(MaxInflightAdds adds were in progress) or integration_backlog (the store's unintegrated entries exceeded its bound).",
+		}, []string{"reason"}),
+		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mosaic_log_inflight_adds", Help: "Adds in progress: admitted and not yet answered.",
+		}),
+		inflightLimit: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mosaic_log_inflight_adds_limit", Help: "The most adds in progress at once (--max-inflight-adds); more are refused with 503.",
 		}),
 		integrityFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "mosaic_log_integrity_failures_total",
@@ -51,8 +67,8 @@ func NewMetrics() *Metrics {
 
 // Collectors returns every collector, for registration.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.appended, m.duplicates, m.pushbacks, m.integrityFailures,
-		m.addLatency, m.treeSize, m.checkpointAge}
+	return []prometheus.Collector{m.appended, m.duplicates, m.pushbacks, m.inflight, m.inflightLimit,
+		m.integrityFailures, m.addLatency, m.treeSize, m.checkpointAge}
 }
 
 // WatchCheckpoint keeps the tree size and checkpoint age gauges current

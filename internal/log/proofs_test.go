@@ -69,7 +69,8 @@ func fill(t testing.TB, l *mlog.Log, n int) [][]byte {
 }
 
 func newFilledLog(t *testing.T, store string) *filledLog {
-	l := mosaictest.NewLog(t, mosaictest.Options{Store: store})
+	// fill adds every leaf at once: admit them all.
+	l := mosaictest.NewLog(t, mosaictest.Options{Store: store, MaxInflightAdds: logSize})
 	leaves := fill(t, l.Log, logSize)
 	ref := testonly.New(rfc6962.DefaultHasher)
 	ref.AppendData(leaves...)

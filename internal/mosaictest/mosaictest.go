@@ -73,6 +73,8 @@ type Options struct {
 	Algorithms      []string
 	// PushbackMaxOutstanding bounds unintegrated entries (default 4096).
 	PushbackMaxOutstanding uint
+	// MaxInflightAdds bounds the adds in progress (default: the log's).
+	MaxInflightAdds uint
 	// AddTimeout bounds how long a write waits for a checkpoint (default 20s).
 	AddTimeout time.Duration
 	// Index runs the search index (POST /api/v2/log/search), as mosaicd
@@ -165,7 +167,7 @@ func NewLog(t testing.TB, opts Options) *Log {
 		BatchMaxSize: 256, BatchMaxAge: 10 * time.Millisecond,
 		CheckpointInterval: 100 * time.Millisecond, CheckpointRepublishInterval: time.Minute,
 		AwaitPoll: 5 * time.Millisecond, PushbackMaxOutstanding: opts.PushbackMaxOutstanding, AntispamInMemory: 1 << 16,
-		Metrics: lm,
+		MaxInflightAdds: opts.MaxInflightAdds, Metrics: lm,
 	}
 	dedup, err := store.Dedup()
 	if err != nil {

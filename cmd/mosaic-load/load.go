@@ -238,6 +238,8 @@ func (p *phase) wait(ctx context.Context) bool {
 // ends.
 type workerStats struct {
 	latency, withRetries []time.Duration
+	// refused holds the latency of every 503 answer, retried or final.
+	refused              []time.Duration
 	status               map[int]int64
 	transport, timeouts  int64
 	verified, proofFails int64
@@ -299,6 +301,9 @@ func (r *runner) send(ctx context.Context, p *phase, req *request, ws *workerSta
 		start := time.Now()
 		status, body, wait, err := r.post(ctx, req.body)
 		latency := time.Since(start)
+		if err == nil && status == http.StatusServiceUnavailable {
+			ws.refused = append(ws.refused, latency)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -393,10 +398,11 @@ func (r *runner) result(p *phase) *Result {
 		Warmup: r.cfg.Warmup, Verify: r.cfg.Verify, Status: map[int]int64{},
 		Entries: p.done.Load(), Retries: p.retries.Load(), Rate: r.cfg.Rate, LateStarts: p.late.Load(),
 	}
-	var latency, withRetries []time.Duration
+	var latency, withRetries, refused []time.Duration
 	for _, ws := range p.workers {
 		latency = append(latency, ws.latency...)
 		withRetries = append(withRetries, ws.withRetries...)
+		refused = append(refused, ws.refused...)
 		for c, n := range ws.status {
 			res.Status[c] += n
 		}
@@ -413,6 +419,7 @@ func (r *runner) result(p *phase) *Result {
 	res.EntriesPerSecond = float64(res.Status[http.StatusCreated]) / elapsed.Seconds()
 	res.Latency = summarize(latency)
 	res.LatencyWithRetries = summarize(withRetries)
+	res.Refused = summarize(refused)
 	p.mu.Lock()
 	res.ErrorSamples = append(res.ErrorSamples, p.samples...)
 	p.mu.Unlock()

@@ -116,6 +116,9 @@ func TestRetryAfter(t *testing.T) {
 		t.Errorf("retries %d, status %v, proof failures %d; want 5 retries and 20 × 201 (samples %q)",
 			res.Retries, res.Status, res.ProofFailures, res.ErrorSamples)
 	}
+	if res.Refused.Count != 5 {
+		t.Errorf("refused latency counts %d answers, want the 5 503s", res.Refused.Count)
+	}
 	if res.LatencyWithRetries.Max < res.Latency.Max {
 		t.Errorf("latency with retries %+v is below the succeeding attempts' %+v", res.LatencyWithRetries, res.Latency)
 	}

@@ -36,6 +36,9 @@ type Result struct {
 	// LatencyWithRetries adds the earlier 503 attempts and the waits they
 	// asked for; it differs from Latency only when Retries > 0.
 	LatencyWithRetries Percentiles `json:"latency_with_retries"`
+	// Refused is the latency of every 503 answer, retried or final: how
+	// quickly an overloaded log says no. Its count is the number of 503s.
+	Refused Percentiles `json:"refused_latency"`
 	// Status counts each entry's final HTTP status.
 	Status map[int]int64 `json:"status"`
 	// Retries counts 503 responses with Retry-After that were retried.
@@ -121,6 +124,11 @@ func (r *Result) WriteText(w io.Writer) error {
 	if r.Retries > 0 {
 		l := r.LatencyWithRetries
 		fmt.Fprintf(&b, "with retries  p50 %s  p90 %s  p99 %s  max %s\n", ms(l.P50), ms(l.P90), ms(l.P99), ms(l.Max))
+	}
+	if r.Refused.Count > 0 {
+		l := r.Refused
+		fmt.Fprintf(&b, "503 answers   p50 %s  p90 %s  p99 %s  max %s  (%d responses, retried or final)\n",
+			ms(l.P50), ms(l.P90), ms(l.P99), ms(l.Max), l.Count)
 	}
 	fmt.Fprintf(&b, "status        %s\n", formatStatus(r.Status))
 	fmt.Fprintf(&b, "retries       %d (503 with Retry-After)\n", r.Retries)

@@ -3,10 +3,14 @@ package entry
 import (
 	"bytes"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
 	"crypto/x509"
 	"fmt"
 
 	"github.com/cyberphone/json-canonicalization/go/src/webpki.org/jsoncanonicalizer"
+	"github.com/mosaiclog/mosaic/internal/pki"
 	v1 "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	pb "github.com/sigstore/rekor-tiles/v2/pkg/generated/protobuf"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -47,6 +51,9 @@ func (d *Decoder) hashedRekord(req *pb.HashedRekordRequestV002) (*Entry, error) 
 	}
 	pub, err := d.verifierKey(ver)
 	if err != nil {
+		return nil, err
+	}
+	if err := d.keyAllowed(pub); err != nil {
 		return nil, err
 	}
 	if err := keyMatches(kd, alg, pub); err != nil {
@@ -113,27 +120,54 @@ func (d *Decoder) verifierKey(ver *pb.Verifier) (crypto.PublicKey, error) {
 	}
 }
 
+// keyAllowed checks that some allowed algorithm takes pub's key type and
+// size, so that a weak key is refused as such, whatever keyDetails says.
+func (d *Decoder) keyAllowed(pub crypto.PublicKey) error {
+	for kd := range d.allowed {
+		alg, err := signature.GetAlgorithmDetails(kd)
+		if err == nil && keyFits(alg, pub) {
+			return nil
+		}
+	}
+	return invalidf("the submitted %s is not allowed (allowed: %s)", pki.KeyName(pub), d.names)
+}
+
 // keyMatches checks that pub is the key type, size or curve kd names.
 func keyMatches(kd v1.PublicKeyDetails, alg signature.AlgorithmDetails, pub crypto.PublicKey) error {
-	one, err := signature.NewAlgorithmRegistryConfig([]v1.PublicKeyDetails{kd})
-	if err != nil {
-		return invalidf("unsupported signing algorithm %s", kd)
-	}
-	ok, err := one.IsAlgorithmPermitted(pub, alg.GetHashType())
-	if err != nil || !ok {
-		return invalidf("keyDetails %s does not match the submitted %s", kd, describeKey(pub))
+	if !keyFits(alg, pub) {
+		return invalidf("keyDetails %s does not match the submitted %s", kd, pki.KeyName(pub))
 	}
 	return nil
+}
+
+// keyFits reports whether pub is a key alg signs with. An RSA key's size is
+// its modulus's bit length (sigstore's check rounds it up to whole bytes,
+// which lets a 2,047-bit key pass as 2,048).
+func keyFits(alg signature.AlgorithmDetails, pub crypto.PublicKey) bool {
+	switch alg.GetKeyType() {
+	case signature.RSA:
+		k, ok := pub.(*rsa.PublicKey)
+		size, err := alg.GetRSAKeySize()
+		return ok && err == nil && k.N != nil && k.N.BitLen() == int(size)
+	case signature.ECDSA:
+		k, ok := pub.(*ecdsa.PublicKey)
+		curve, err := alg.GetECDSACurve()
+		return ok && err == nil && k.Curve == *curve
+	case signature.ED25519:
+		_, ok := pub.(ed25519.PublicKey)
+		return ok
+	}
+	return false
 }
 
 func verifySignature(pub crypto.PublicKey, hash crypto.Hash, digest, sig []byte) error {
 	v, err := signature.LoadVerifierWithOpts(pub, options.WithHash(hash), options.WithED25519ph())
 	if err != nil {
-		return invalidf("cannot verify with the submitted %s: %v", describeKey(pub), err)
+		return invalidf("cannot verify with the submitted %s: %v", pki.KeyName(pub), err)
 	}
 	err = v.VerifySignature(bytes.NewReader(sig), nil, options.WithDigest(digest), options.WithCryptoSignerOpts(hash))
 	if err != nil {
-		return invalidf("signature does not verify over the digest with the submitted %s", describeKey(pub))
+		return invalidf("signature does not verify over the digest with the submitted %s", pki.KeyName(pub))
 	}
 	return nil
 }
@@ -158,20 +192,4 @@ func canonicalHashedRekord(digest []byte, hashAlg v1.HashAlgorithm, sig *pb.Sign
 		return nil, fmt.Errorf("canonicalizing entry: %w", err)
 	}
 	return canon, nil
-}
-
-func describeKey(pub crypto.PublicKey) string {
-	d, err := signature.GetDefaultPublicKeyDetails(pub)
-	if err != nil {
-		return fmt.Sprintf("%T key", pub)
-	}
-	switch d {
-	case v1.PublicKeyDetails_PKIX_ED25519, v1.PublicKeyDetails_PKIX_ED25519_PH:
-		return "Ed25519 key"
-	}
-	n, err := signature.FormatSignatureAlgorithmFlag(d)
-	if err != nil {
-		return fmt.Sprintf("%T key", pub)
-	}
-	return n + " key"
 }

@@ -35,6 +35,7 @@ import (
 
 	ctx509 "github.com/google/certificate-transparency-go/x509"
 	"github.com/mosaiclog/mosaic/internal/oidc"
+	"github.com/mosaiclog/mosaic/internal/pki"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 )
 
@@ -242,7 +243,7 @@ func newCTLog(cfg *CTConfig, issuing *x509.Certificate) (*ctLog, error) {
 	}
 	pub, ok := cfg.Signer.Public().(*ecdsa.PublicKey)
 	if !ok || pub.Curve != elliptic.P256() {
-		return nil, fmt.Errorf("the certificate log key must be ECDSA P-256, not %T", cfg.Signer.Public())
+		return nil, fmt.Errorf("the certificate log key must be ECDSA P-256 (the configured key: %s)", pki.KeyName(cfg.Signer.Public()))
 	}
 	der, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/mosaiclog/mosaic/internal/pki"
 	"github.com/sigstore/sigstore/pkg/signature"
 )
 
@@ -35,7 +36,7 @@ func checkKey(pub crypto.PublicKey) error {
 	case ed25519.PublicKey:
 		return nil
 	}
-	return fmt.Errorf("unsupported key type %T; use ECDSA, RSA or Ed25519", pub)
+	return fmt.Errorf("the %s is not supported; use ECDSA, RSA or Ed25519", pki.KeyName(pub))
 }
 
 // verifyProof checks that proof is pub's signature over challenge. It

@@ -56,6 +56,7 @@ const (
 	ReasonEmailUnverified   Reason = "email_unverified"   // email issuer, email_verified not true
 	ReasonMissingClaim      Reason = "missing_claim"      // a claim the issuer type needs is absent
 	ReasonSubject           Reason = "subject"            // subject outside the issuer's allowed domain
+	ReasonInvalidClaim      Reason = "invalid_claim"      // a claim a certificate cannot carry (control characters, ...)
 	ReasonIssuerUnavailable Reason = "issuer_unavailable" // discovery/JWKS could not be fetched
 )
 

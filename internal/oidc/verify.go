@@ -288,11 +288,22 @@ func identity(cfg IssuerConfig, tok *gooidc.IDToken, claims map[string]any) (*Id
 	if tok.Subject == "" {
 		return nil, tokenErr(ReasonMissingClaim, "the token has no sub claim")
 	}
+	// Every claim below goes into the certificate: the issuer and the
+	// subject always (in Sigstore's extensions), and the SAN.
+	if err := CheckClaim("iss", tok.Issuer); err != nil {
+		return nil, err
+	}
+	if err := CheckClaim("sub", tok.Subject); err != nil {
+		return nil, err
+	}
 	switch cfg.Type {
 	case TypeEmail:
 		email, _ := claims["email"].(string)
 		if email == "" {
 			return nil, tokenErr(ReasonMissingClaim, "the token has no email claim (issuer %s is an email issuer)", cfg.URL)
+		}
+		if err := checkEmail(email); err != nil {
+			return nil, err
 		}
 		switch ev := claims["email_verified"].(type) {
 		case bool:

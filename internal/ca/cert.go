@@ -153,9 +153,15 @@ func checkIdentity(id *oidc.Identity) error {
 	if id.Issuer == "" {
 		return errors.New("the token verifier returned an identity without an issuer")
 	}
-	for _, s := range []string{id.Issuer, id.Subject, id.SAN} {
-		if !utf8.ValidString(s) {
-			return &identityError{"the identity token has a claim that is not valid UTF-8"}
+	// The same rule as the verifier's, for every string the certificate
+	// carries: a Verifier is an interface, and this is the last check.
+	for _, c := range []struct{ name, value string }{{"iss", id.Issuer}, {"sub", id.Subject}, {sanClaim(id.SANKind), id.SAN}} {
+		if err := oidc.CheckClaim(c.name, c.value); err != nil {
+			var te *oidc.TokenError
+			if errors.As(err, &te) {
+				return &identityError{te.Msg}
+			}
+			return &identityError{err.Error()}
 		}
 	}
 	if id.SAN == "" {
@@ -176,6 +182,19 @@ func checkIdentity(id *oidc.Identity) error {
 		return fmt.Errorf("the token verifier returned an identity with unknown SAN kind %d", id.SANKind)
 	}
 	return nil
+}
+
+// sanClaim names the claim a SAN of kind k comes from, for messages.
+func sanClaim(k oidc.SANKind) string {
+	switch k {
+	case oidc.SANEmail:
+		return "email"
+	case oidc.SANURI:
+		return "sub"
+	case oidc.SANOtherName:
+		return "username"
+	}
+	return "subject alternative name"
 }
 
 func isASCII(s string) bool {

@@ -189,8 +189,12 @@ func (ca *CA) verifyToken(ctx context.Context, token string) (*oidc.Identity, *r
 	switch {
 	case errors.As(err, &te):
 		status := http.StatusUnauthorized
-		if te.Reason == oidc.ReasonIssuerUnavailable {
+		switch te.Reason {
+		case oidc.ReasonIssuerUnavailable:
 			status = http.StatusServiceUnavailable
+		case oidc.ReasonInvalidClaim:
+			// The token is genuine; what it says cannot go in a certificate.
+			status = http.StatusBadRequest
 		}
 		return nil, &refusal{status: status, reason: string(te.Reason), msg: te.Error()}
 	case err != nil:

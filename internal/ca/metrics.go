@@ -39,7 +39,7 @@ func NewMetrics() *Metrics {
 	}
 	for _, r := range []oidc.Reason{oidc.ReasonMalformed, oidc.ReasonUnknownIssuer, oidc.ReasonExpired,
 		oidc.ReasonNotYetValid, oidc.ReasonAudience, oidc.ReasonSignature, oidc.ReasonEmailUnverified,
-		oidc.ReasonMissingClaim, oidc.ReasonSubject, oidc.ReasonIssuerUnavailable} {
+		oidc.ReasonMissingClaim, oidc.ReasonSubject, oidc.ReasonInvalidClaim, oidc.ReasonIssuerUnavailable} {
 		m.refused.WithLabelValues(string(r))
 	}
 	for _, r := range []string{reasonBadRequest, reasonNoToken, reasonProof, reasonWeakKey, reasonTooLarge, reasonSlowBody,

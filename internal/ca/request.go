@@ -1,7 +1,6 @@
 package ca
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/x509"
 	"encoding/base64"
@@ -9,9 +8,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
+	"github.com/mosaiclog/mosaic/internal/jsonobject"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 )
 
@@ -163,43 +162,17 @@ func parseCSRField(raw json.RawMessage) (*x509.CertificateRequest, error) {
 }
 
 // decodeObject decodes a JSON object into its members, with snake_case
-// names turned into lowerCamelCase. A name given twice (in either form) is
-// an error, as in protojson.
+// names turned into lowerCamelCase and null members left out. A name given
+// twice (in either form) is an error, as in protojson.
 func decodeObject(data []byte, what string) (map[string]json.RawMessage, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	tok, err := dec.Token()
-	if err == io.EOF {
-		return nil, fmt.Errorf("%s is empty; want a JSON object", what)
-	}
+	members, err := jsonobject.Members(data, what, lowerCamel)
 	if err != nil {
-		return nil, fmt.Errorf("%s is not valid JSON: %w", what, err)
+		return nil, err
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, fmt.Errorf("%s must be a JSON object", what)
-	}
-	members := map[string]json.RawMessage{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, fmt.Errorf("%s is not valid JSON: %w", what, err)
+	for name, v := range members {
+		if string(v) == "null" {
+			delete(members, name)
 		}
-		name := lowerCamel(tok.(string)) // object keys are always strings
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, fmt.Errorf("%s.%s is not valid JSON: %w", what, name, err)
-		}
-		if _, dup := members[name]; dup {
-			return nil, fmt.Errorf("%s has field %s twice", what, name)
-		}
-		if string(v) != "null" {
-			members[name] = v
-		}
-	}
-	if _, err := dec.Token(); err != nil { // the closing brace
-		return nil, fmt.Errorf("%s is not valid JSON: %w", what, err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("%s has data after the JSON object", what)
 	}
 	return members, nil
 }

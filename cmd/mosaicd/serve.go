@@ -20,6 +20,7 @@ import (
 	"github.com/mosaiclog/mosaic/internal/index"
 	"github.com/mosaiclog/mosaic/internal/keyless"
 	mlog "github.com/mosaiclog/mosaic/internal/log"
+	"github.com/mosaiclog/mosaic/internal/outage"
 	"github.com/mosaiclog/mosaic/internal/storage"
 	"github.com/mosaiclog/mosaic/openapi"
 	"github.com/mosaiclog/mosaic/pkg/note"
@@ -102,8 +103,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err}
 	}
-	// Tessera logs through klog; send it to the same structured log.
-	klog.SetSlogLogger(logger.With("component", "tessera"))
+	// Tessera logs through klog; send it to the same structured log. It
+	// logs a failed poll every 100 ms while the store is down: keep one line
+	// of each kind a minute.
+	klog.SetSlogLogger(slog.New(outage.Collapse(logger.Handler(), outage.DefaultQuiet)).With("component", "tessera"))
 	// Listen first, so that with port 0 the public URL (and with it the
 	// trusted root) names the port actually bound.
 	ln, err := net.Listen("tcp", cfg.listen)

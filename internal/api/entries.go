@@ -67,6 +67,7 @@ func (s *server) createEntry(w http.ResponseWriter, r *http.Request) {
 		s.addError(w, r, err)
 		return
 	}
+	s.addSucceeded()
 	if added.Duplicate {
 		s.cfg.Metrics.duplicates.WithLabelValues(string(s.cfg.Duplicates)).Inc()
 		w.Header().Set("X-Log-Index", strconv.FormatUint(added.Index, 10))
@@ -154,7 +155,7 @@ func (s *server) addError(w http.ResponseWriter, r *http.Request, err error) {
 		// The client went away; nobody reads this.
 		writeError(w, http.StatusServiceUnavailable, "request cancelled")
 	default:
-		s.cfg.Logger.Error("adding entry", "err", err)
+		s.addStoreFailed(err) // logged when such failures start and stop, not each time
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 		writeError(w, http.StatusServiceUnavailable, "the log could not store the entry right now; retrying with the same entry is safe")
 	}

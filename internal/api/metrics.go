@@ -15,6 +15,8 @@ type Metrics struct {
 	requests   *prometheus.CounterVec
 	latency    *prometheus.HistogramVec
 	duplicates *prometheus.CounterVec
+	// addStoreFailures counts adds the log could not store or prove.
+	addStoreFailures prometheus.Counter
 	// connections and connectionsRefused count what LimitListener holds
 	// and turns away.
 	connections        prometheus.Gauge
@@ -42,6 +44,11 @@ func NewMetrics() *Metrics {
 			Name: "mosaic_api_duplicate_submissions_total",
 			Help: "Submissions equal to an entry already in the log, by how they were answered (--duplicates mode).",
 		}, []string{"mode"}),
+		addStoreFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mosaic_api_add_store_failures_total",
+			Help: "Adds answered 503 because the log could not store or prove them (its store failed). " +
+				"Logged only when such failures start and stop, not each time.",
+		}),
 		connections: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "mosaic_http_connections_open", Help: "Client connections held open (at most --max-connections).",
 		}),
@@ -62,7 +69,7 @@ func NewMetrics() *Metrics {
 
 // Collectors returns every collector, for registration.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.requests, m.latency, m.duplicates, m.connections, m.connectionsRefused, m.slowBodies, m.ready, m.notReady}
+	return []prometheus.Collector{m.requests, m.latency, m.duplicates, m.addStoreFailures, m.connections, m.connectionsRefused, m.slowBodies, m.ready, m.notReady}
 }
 
 func (m *Metrics) middleware(next http.Handler) http.Handler {

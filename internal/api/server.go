@@ -80,6 +80,8 @@ type server struct {
 	// searches holds a token for each search being answered, from before
 	// its index lookup until its reply is written (see search).
 	searches chan struct{}
+	// health logs store outages once, not per request (outage.go).
+	health storeHealth
 }
 
 // NewHandler returns the HTTP handler for cfg.
@@ -103,6 +105,7 @@ func NewHandler(cfg Config) http.Handler {
 		cfg.SearchConcurrency = DefaultSearchConcurrency
 	}
 	s := &server{cfg: cfg, searches: make(chan struct{}, cfg.SearchConcurrency)}
+	s.health = newStoreHealth(cfg.Logger)
 	r := chi.NewRouter()
 	r.Use(s.recoverer, cfg.Metrics.middleware, s.deadlines, middleware.GetHead)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {

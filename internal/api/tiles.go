@@ -106,7 +106,7 @@ func (s *server) readError(w http.ResponseWriter, what string, err error) {
 		writeError(w, http.StatusNotFound, "%s does not exist (yet)", what)
 		return
 	}
-	s.cfg.Logger.Error("reading log resource", "resource", what, "err", err)
+	s.health.reads.Error("reading log resource", "resource", what, "err", err)
 	w.Header().Set("Retry-After", "1")
 	writeError(w, http.StatusServiceUnavailable, "reading %s from storage failed; retry shortly", what)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,13 +28,14 @@ func (a *appender) integrateLoop(ctx context.Context) {
 				if ctx.Err() != nil {
 					return
 				}
-				a.s.logFailure(ctx, "integration failed; will retry", err)
+				a.s.logFailure(ctx, "integrating", err)
 				if !a.retryWait(ctx, bo.next(), !errors.Is(err, ErrIntegrity)) {
 					return
 				}
 				continue
 			}
 			bo.reset()
+			a.s.health.OK()
 			if res.to > res.from {
 				a.wakePublisher()
 			}
@@ -346,12 +346,16 @@ func (s *Store) cacheFull(out *integrated) {
 	}
 }
 
-// logFailure logs a failed background step: integrity failures as errors
-// (they need a person), anything else as a warning (it is retried).
-func (s *Store) logFailure(ctx context.Context, msg string, err error) {
-	level := slog.LevelWarn
+// logFailure reports a failed background step, op ("integrating"), which
+// its loop retries. An integrity failure is logged each time, as an error:
+// it needs a person. Anything else is counted, and only the start and the
+// end of a run of failures are logged (s.health): while the database is
+// down every retry fails the same way.
+func (s *Store) logFailure(ctx context.Context, op string, err error) {
+	s.metrics.backgroundFailures.WithLabelValues(op).Inc()
 	if errors.Is(err, ErrIntegrity) {
-		level = slog.LevelError
+		s.log.ErrorContext(ctx, op+" failed an integrity check; will retry", "err", err)
+		return
 	}
-	s.log.Log(ctx, level, msg, "err", err)
+	s.health.Fail(fmt.Errorf("%s: %w", op, err))
 }

@@ -18,6 +18,9 @@ type Metrics struct {
 	publishedSize     prometheus.Gauge
 	txSeconds         *prometheus.HistogramVec // by op: sequence, integrate, publish
 	txErrors          *prometheus.CounterVec   // by op
+	// backgroundFailures counts the retried failures of the background
+	// loops, by op: integrating, publishing, listening.
+	backgroundFailures *prometheus.CounterVec
 }
 
 // NewMetrics creates the collectors for the log logID.
@@ -42,13 +45,17 @@ func NewMetrics(logID string) *Metrics {
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"op"}),
 		txErrors: prometheus.NewCounterVec(prometheus.CounterOpts{ConstLabels: l,
 			Name: "mosaic_storage_transaction_errors_total", Help: "Failed transactions, by operation."}, []string{"op"}),
+		backgroundFailures: prometheus.NewCounterVec(prometheus.CounterOpts{ConstLabels: l,
+			Name: "mosaic_storage_background_failures_total",
+			Help: "Failed attempts of the background loops, each retried, by op (integrating, publishing, listening). " +
+				"Logged only when a run of failures starts and ends."}, []string{"op"}),
 	}
 }
 
 // Collectors returns every collector, for registration.
 func (m *Metrics) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.sequenced, m.duplicates, m.pushbacks, m.integrityFailures,
-		m.integratedSize, m.publishedSize, m.txSeconds, m.txErrors}
+		m.integratedSize, m.publishedSize, m.txSeconds, m.txErrors, m.backgroundFailures}
 }
 
 // observeTx records one transaction of op that started at start.

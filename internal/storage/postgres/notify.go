@@ -19,7 +19,7 @@ func (a *appender) listenLoop(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		a.s.log.Warn("listening for sequencing notifications failed; reconnecting", "err", err)
+		a.s.logFailure(ctx, "listening", err)
 		// Cap the wait: until LISTEN is back, other frontends' batches are
 		// integrated here only by the fallback ticker.
 		if !sleep(ctx, min(bo.next(), 2*time.Second)) {
@@ -47,6 +47,7 @@ func (a *appender) listen(ctx context.Context, bo *backoff) error {
 		return fmt.Errorf("LISTEN: %w", err)
 	}
 	bo.reset()
+	a.s.health.OK()
 	// Batches sequenced while not listening went unannounced.
 	a.wakeIntegrator()
 	for {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/mosaiclog/mosaic/internal/outage"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"github.com/transparency-dev/tessera"
 )
@@ -148,6 +149,10 @@ type Store struct {
 	metrics   *Metrics       // safe for concurrent use
 	emptyRoot []byte         // RFC 6962 root of the empty tree
 
+	// health logs the start and end of each outage of the background
+	// loops (integration, publishing, LISTEN), not each failed retry.
+	health *outage.Tracker
+
 	mu      sync.Mutex         // guards the fields below
 	running bool               // an appender was started
 	closed  bool               // Close was called
@@ -178,6 +183,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		metrics:   cfg.Metrics,
 		emptyRoot: rfc6962.DefaultHasher.EmptyRoot(),
 	}
+	s.health = outage.NewTracker(s.log, "PostgreSQL background work (integrating, publishing, listening)")
 	if s.pool == nil {
 		if s.pool, err = openPool(ctx, cfg.URL); err != nil {
 			return nil, err

@@ -33,10 +33,11 @@ func (a *appender) publishLoop(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			a.s.logFailure(ctx, "publishing checkpoint failed; will retry", err)
+			a.s.logFailure(ctx, "publishing", err)
 			wait = bo.next()
 		} else {
 			bo.reset()
+			a.s.health.OK()
 		}
 		timer.Reset(wait)
 	}

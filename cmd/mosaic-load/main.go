@@ -6,6 +6,12 @@
 //
 //	mosaic-load --url http://127.0.0.1:3000 --concurrency 64 --duration 30s
 //	mosaic-load --entries 20000 --concurrency 8 --verify --output json
+//	mosaic-load soak --mosaicd bin/mosaicd --duration 60s
+//
+// The soak subcommand (make soak) starts a fresh mosaicd per store and runs
+// a bounded mixed load of valid, malformed, slow and never-reading clients
+// against it, then reads the log back; see internal/soak and
+// `mosaic-load soak -h`.
 //
 // By default the load is a closed loop: each client sends its next entry as
 // soon as the previous one is answered, so the clients fall into step with
@@ -55,6 +61,9 @@ func main() {
 // run parses args, runs the load and prints the report. It returns the exit
 // status.
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "soak" {
+		return runSoak(args[1:], stdout, stderr)
+	}
 	cfg, output, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -118,7 +127,8 @@ func parseFlags(args []string, stderr io.Writer) (Config, string, error) {
 	fs.DurationVar(&cfg.ProgressInterval, "progress", time.Second, "how often a progress line is written to stderr (0: never)")
 	fs.BoolVar(&allowRemote, "allow-remote", false, "allow a target whose host is not a loopback address")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: mosaic-load [flags]\n\nSends distinct signed hashedrekord entries to a Mosaic log and reports entries/s and add→proof latency.\n\nflags:\n")
+		fmt.Fprintf(stderr, "usage: mosaic-load [flags]\n       mosaic-load soak [flags]  (a mixed abuse load on fresh mosaicd processes; see mosaic-load soak -h)\n\n"+
+			"Sends distinct signed hashedrekord entries to a Mosaic log and reports entries/s and add→proof latency.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

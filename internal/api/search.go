@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mosaiclog/mosaic/internal/index"
+	"github.com/mosaiclog/mosaic/internal/jsonobject"
 )
 
 // maxSearchBytes bounds a search request's body: criteria of a few KiB
@@ -193,19 +194,19 @@ func (s *server) searchError(w http.ResponseWriter, r *http.Request, err error) 
 	}
 }
 
-// parseSearchRequest decodes a search request: a JSON object with only the
-// fields of searchFields, spelled exactly, each a string (pageSize an
-// integer) or null for absent. It checks types only; index.Search checks
-// values.
+// parseSearchRequest decodes a search request: one JSON object with only
+// the fields of searchFields, spelled exactly, each at most once, each a
+// string (pageSize an integer) or null for absent. It checks types only;
+// index.Search checks values.
 func parseSearchRequest(body []byte) (index.Query, error) {
 	var q index.Query
-	if len(strings.TrimSpace(string(body))) == 0 {
+	if len(bytes.TrimSpace(body)) == 0 {
 		return q, errors.New("request body is empty; want a JSON object with at least one of digest, " +
 			"publicKeyFingerprint, san, oidcIssuer")
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(body, &fields); err != nil {
-		return q, fmt.Errorf("request body is not a JSON object: %s", clipMsg(err.Error()))
+	fields, err := jsonobject.Members(body, "request body", nil)
+	if err != nil {
+		return q, errors.New(clipMsg(err.Error()))
 	}
 	strs := map[string]*string{"digest": &q.Digest, "publicKeyFingerprint": &q.PublicKeyFingerprint,
 		"san": &q.SAN, "oidcIssuer": &q.OIDCIssuer, "pageToken": &q.PageToken}

@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -28,7 +29,9 @@ type searchServer struct {
 	url     string
 }
 
-func newSearchServer(t testing.TB, store string) *searchServer {
+// newSearchServer starts a searchServer on store; opts adjust the search
+// handler's Config.
+func newSearchServer(t testing.TB, store string, opts ...func(*api.Config)) *searchServer {
 	t.Helper()
 	l := mosaictest.NewLog(t, mosaictest.Options{Store: store})
 	var st index.Store
@@ -48,7 +51,11 @@ func newSearchServer(t testing.TB, store string) *searchServer {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	ix := index.New(l.Log, st, index.Config{})
-	h := api.NewHandler(api.Config{Log: l.Log, MaxRequestBytes: 64 << 10, Index: ix})
+	cfg := api.Config{Log: l.Log, MaxRequestBytes: 64 << 10, Index: ix}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	h := api.NewHandler(cfg)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &searchServer{log: l, index: ix, handler: h, url: srv.URL}
@@ -140,6 +147,67 @@ func TestSearchRoute(t *testing.T) {
 	})
 }
 
+// TestSearchPageBytes: SearchPageBytes cuts pages short of pageSize, a
+// result larger than it goes out alone, and nextPageToken continues where
+// a page stopped.
+func TestSearchPageBytes(t *testing.T) {
+	s := mosaictest.NewCertSigner(t, "pages@example.com")
+	// A result's size in the reply: its body in base64, plus a few bytes
+	// for signatures of different lengths.
+	dec, err := entry.NewDecoder(entry.DefaultLimits, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := dec.Decode(s.Request(t, []byte("a sample")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := base64.StdEncoding.EncodedLen(len(e.Body)) + 4
+	for _, c := range []struct {
+		name      string
+		pageBytes int
+		perPage   int
+	}{
+		{"smaller than one result", 1, 1},
+		{"two and a half results", one * 5 / 2, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ss := newSearchServer(t, "posix", func(cfg *api.Config) { cfg.SearchPageBytes = c.pageBytes })
+			leaves := map[int64][]byte{}
+			for i := range 5 {
+				n, leaf := ss.addAndIndex(t, s, fmt.Sprintf("pages %d", i))
+				leaves[n] = leaf
+			}
+			q := `{"san":"pages@example.com","pageSize":100}`
+			seen := map[int64]bool{}
+			for pages := 1; ; pages++ {
+				resp, body := postSearch(t, ss.url, q)
+				page := decodePage(t, resp, body)
+				checkResults(t, page, leaves)
+				for _, r := range page.Results {
+					if seen[*r.LogIndex] {
+						t.Errorf("entry %d again on page %d", *r.LogIndex, pages)
+					}
+					seen[*r.LogIndex] = true
+				}
+				if page.NextPageToken == nil {
+					if pages != (5+c.perPage-1)/c.perPage {
+						t.Errorf("%d pages, want %d of %d", pages, (5+c.perPage-1)/c.perPage, c.perPage)
+					}
+					break
+				}
+				if len(page.Results) != c.perPage {
+					t.Fatalf("page %d holds %d results and has a next page; want %d", pages, len(page.Results), c.perPage)
+				}
+				q = fmt.Sprintf(`{"san":"pages@example.com","pageSize":100,"pageToken":%q}`, *page.NextPageToken)
+			}
+			if len(seen) != 5 {
+				t.Errorf("the pages held %d entries, want each of 5 once", len(seen))
+			}
+		})
+	}
+}
+
 func decodePage(t *testing.T, resp *http.Response, body []byte) searchPage {
 	t.Helper()
 	if resp.StatusCode != http.StatusOK {
@@ -177,12 +245,22 @@ func TestSearchBadRequests(t *testing.T) {
 	}{
 		{"empty body", "", 400, "request body is empty"},
 		{"whitespace", " \n", 400, "request body is empty"},
-		{"not JSON", "digest=sha256:x", 400, "not a JSON object"},
-		{"array", `[{"san":"a"}]`, 400, "not a JSON object"},
-		{"string", `"san"`, 400, "not a JSON object"},
-		{"trailing data", `{"san":"a"} x`, 400, "not a JSON object"},
-		{"two objects", `{"san":"a"}{"san":"b"}`, 400, "not a JSON object"},
-		{"null", `null`, 400, "no criterion"},
+		{"not JSON", "digest=sha256:x", 400, "request body is not valid JSON"},
+		{"truncated", `{"san":"a"`, 400, "request body is not valid JSON"},
+		{"bad value", `{"san":"a","pageSize":tru}`, 400, "request body.pageSize is not valid JSON"},
+		{"array", `[{"san":"a"}]`, 400, "request body must be a JSON object"},
+		{"string", `"san"`, 400, "request body must be a JSON object"},
+		{"null", `null`, 400, "request body must be a JSON object"},
+		{"trailing data", `{"san":"a"} x`, 400, "request body has data after the JSON object"},
+		{"two objects", `{"san":"a"}{"san":"b"}`, 400, "request body has data after the JSON object"},
+		{"duplicate san", `{"san":"a","san":"b"}`, 400, "request body has field san twice"},
+		{"duplicate equal values", `{"digest":"sha256:` + hex64 + `","digest":"sha256:` + hex64 + `"}`, 400, "has field digest twice"},
+		{"duplicate null first", `{"oidcIssuer":null,"oidcIssuer":"https://issuer"}`, 400, "has field oidcIssuer twice"},
+		{"duplicate escaped", `{"san":"a","s\u0061n":"b"}`, 400, "has field san twice"},
+		{"duplicate page size", `{"san":"a","pageSize":1,"pageSize":1000}`, 400, "has field pageSize twice"},
+		{"duplicate page token", `{"san":"a","pageToken":"","pageToken":"x"}`, 400, "has field pageToken twice"},
+		{"duplicate unknown", `{"san":"a","x":1,"x":2}`, 400, "has field x twice"},
+		{"unknown null", `{"san":"a","logIndex":null}`, 400, `unknown field "logIndex"`},
 		{"empty object", `{}`, 400, "no criterion"},
 		{"only empty strings", `{"digest":"","san":""}`, 400, "no criterion"},
 		{"only page size", `{"pageSize":10}`, 400, "no criterion"},

@@ -31,6 +31,9 @@ type Entry struct {
 	Kind, Version string
 	// Body is the canonicalized Entry JSON: the Merkle leaf.
 	Body []byte
+	// Identity is LeafIdentity(Body): what the log deduplicates on, equal
+	// for an entry and its ECDSA-malleated twin.
+	Identity []byte
 }
 
 // InvalidError says what is wrong with a request. Its message is meant for

@@ -12,13 +12,18 @@ import (
 
 // FuzzDecode checks that no input makes the decoder panic or misbehave: it
 // either returns a typed client error, or an entry whose leaf is canonical
-// JSON and identical on a second decode. Seeds: testdata/fuzz/FuzzDecode
+// JSON and identical on a second decode, with the identity LeafIdentity
+// computes from the leaf alone. Seeds: testdata/fuzz/FuzzDecode
 // (valid requests of every key type, and near misses) plus fresh requests.
 func FuzzDecode(f *testing.F) {
 	for _, alg := range []mosaictest.Algorithm{mosaictest.ECDSAP256, mosaictest.Ed25519ph, mosaictest.RSA2048} {
 		f.Add(mosaictest.NewSigner(f, alg).Request(f, []byte("seed")))
 	}
 	f.Add(mosaictest.NewCertSigner(f, "fuzz@example.com").Request(f, []byte("seed")))
+	p256 := mosaictest.NewSigner(f, mosaictest.ECDSAP256)
+	high := p256.RequestS(f, []byte("seed"), true)
+	f.Add(high)
+	f.Add(p256.Twin(f, high))
 	d, err := entry.NewDecoder(entry.DefaultLimits, nil)
 	if err != nil {
 		f.Fatal(err)
@@ -42,6 +47,9 @@ func FuzzDecode(f *testing.F) {
 		again, err := d.Decode(body)
 		if err != nil || !bytes.Equal(again.Body, e.Body) {
 			t.Fatalf("second decode differs: %v", err)
+		}
+		if !bytes.Equal(e.Identity, entry.LeafIdentity(e.Body)) {
+			t.Fatalf("identity %x, LeafIdentity says %x", e.Identity, entry.LeafIdentity(e.Body))
 		}
 		if len(e.Body) > 65535 {
 			t.Fatalf("leaf of %d bytes cannot be stored in an entry bundle", len(e.Body))

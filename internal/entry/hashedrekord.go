@@ -70,7 +70,7 @@ func (d *Decoder) hashedRekord(req *pb.HashedRekordRequestV002) (*Entry, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &Entry{Kind: HashedRekordKind, Version: HashedRekordVersion, Body: body}, nil
+	return &Entry{Kind: HashedRekordKind, Version: HashedRekordVersion, Body: body, Identity: LeafIdentity(body)}, nil
 }
 
 // algorithm checks that kd is a known, allowed, digest-signing algorithm.

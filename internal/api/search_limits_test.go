@@ -171,11 +171,17 @@ func TestSearchLargeEntries(t *testing.T) {
 		// Per result, beyond its body: logIndex, kind, apiVersion and
 		// punctuation, plus base64 padding.
 		const perResult, perPage = 128, 512
+		doc := loadDoc(t)
+		f := &fixture{doc: doc, r: newDocRouter(t, doc)}
 		seen := map[uint64]bool{}
 		q := query
 		for pages := 0; ; pages++ {
-			resp, body := postSearch(t, srv.URL, q)
-			page := decodePage(t, resp, body)
+			x := do(t, http.MethodPost, srv.URL+"/api/v2/log/search", []byte(q))
+			if pages == 0 {
+				f.check(t, x, http.StatusOK)
+			}
+			body := x.body
+			page := decodePage(t, x.resp, body)
 			if n := len(page.Results); len(body) > api.DefaultSearchPageBytes+n*perResult+perPage && n > 1 {
 				t.Fatalf("page %d: a reply of %d bytes for %d results; the bound is %d bytes of bodies plus %d per result",
 					pages, len(body), n, api.DefaultSearchPageBytes, perResult)
@@ -217,12 +223,14 @@ func TestSearchLargeEntries(t *testing.T) {
 		if err != nil || resp.StatusCode != http.StatusOK {
 			t.Fatalf("the first search: %v %v", resp, err)
 		}
-		resp, body := postSearch(t, srv.URL, query)
+		doc := loadDoc(t)
+		x := do(t, http.MethodPost, srv.URL+"/api/v2/log/search", []byte(query))
+		(&fixture{doc: doc, r: newDocRouter(t, doc)}).check(t, x, http.StatusServiceUnavailable)
 		var e api.ErrorBody
-		if err := json.Unmarshal(body, &e); err != nil || resp.StatusCode != http.StatusServiceUnavailable || e.Code != 14 {
-			t.Fatalf("a second search at once: %d %s, want 503 with code 14", resp.StatusCode, body)
+		if err := json.Unmarshal(x.body, &e); err != nil || e.Code != 14 {
+			t.Fatalf("a second search at once: %s, want code 14", x.body)
 		}
-		if ra := resp.Header.Get("Retry-After"); ra != "1" {
+		if ra := x.resp.Header.Get("Retry-After"); ra != "1" {
 			t.Errorf("Retry-After %q, want 1", ra)
 		}
 		if want := "limit of 1 searches at once (search-concurrency)"; !strings.Contains(e.Message, want) {

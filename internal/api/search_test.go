@@ -237,6 +237,8 @@ func checkResults(t *testing.T, p searchPage, leaves map[int64][]byte) {
 
 func TestSearchBadRequests(t *testing.T) {
 	ss := newSearchServer(t, "posix")
+	doc := loadDoc(t)
+	f := &fixture{doc: doc, r: newDocRouter(t, doc)}
 	hex64 := strings.Repeat("ab", 32)
 	for _, c := range []struct {
 		name, body string
@@ -283,10 +285,9 @@ func TestSearchBadRequests(t *testing.T) {
 		{"too large", `{"san":"` + strings.Repeat("a", 20<<10) + `"}`, 413, "exceeds the limit"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			resp, body := postSearch(t, ss.url, c.body)
-			if resp.StatusCode != c.status {
-				t.Fatalf("status %d (%s), want %d", resp.StatusCode, body, c.status)
-			}
+			x := do(t, http.MethodPost, ss.url+"/api/v2/log/search", []byte(c.body))
+			f.check(t, x, c.status)
+			body := x.body
 			var e api.ErrorBody
 			if err := json.Unmarshal(body, &e); err != nil {
 				t.Fatalf("error body %s: %v", body, err)

@@ -38,8 +38,14 @@ func openBadgerDedup(dir string) (*badgerDedup, error) {
 		// Record is not synced (the scan redoes a lost one); RecordScanned
 		// syncs explicitly before Scanned moves.
 		WithSyncWrites(false).
-		WithMemTableSize(8 << 20).
-		WithValueLogFileSize(64 << 20).
+		// Badger creates its write-ahead log at twice the memtable size and
+		// its value log at twice the file size, sparse, and writes them
+		// through memory maps: small files keep what the disk watcher must
+		// allocate for them small (space.go). Values (8 bytes) stay in the
+		// LSM tree, under the threshold, so the value log stays empty.
+		WithMemTableSize(4 << 20).
+		WithValueLogFileSize(1 << 20).
+		WithValueThreshold(1 << 10).
 		WithNumCompactors(2)
 	db, err := badger.Open(opts)
 	if err != nil {

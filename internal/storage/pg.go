@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/mosaiclog/mosaic/internal/diskspace"
 	"github.com/mosaiclog/mosaic/internal/storage/postgres"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/transparency-dev/tessera"
@@ -60,6 +61,9 @@ func (b *pgBackend) Pool() *pgxpool.Pool { return b.store.Pool() }
 // transaction, which is exact across frontends.
 func (b *pgBackend) Dedup() (Dedup, error) { return nil, nil }
 func (b *pgBackend) Kind() string          { return "postgres" }
+
+// Space is nil: the database's disk is the database server's to watch.
+func (b *pgBackend) Space() *diskspace.Watcher { return nil }
 func (b *pgBackend) Ping(ctx context.Context) error {
 	return b.store.Ping(ctx)
 }
@@ -91,6 +95,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Registerer receives the backend's metrics, if set.
 	Registerer prometheus.Registerer
+	// DiskReserve is the free space a file store keeps: below it, writes
+	// are refused (zero: diskspace.DefaultReserve).
+	DiskReserve diskspace.Reserve
 }
 
 func (o Options) postgresMetrics() *postgres.Metrics {

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/mosaiclog/mosaic/internal/diskspace"
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/api/layout"
 	"github.com/transparency-dev/tessera/storage/posix"
@@ -25,16 +27,27 @@ const mosaicDir = ".mosaic"
 type posixBackend struct {
 	dir    string
 	driver tessera.Driver
-
-	// mu guards dedup, opened on first use and closed by Close.
-	mu    sync.Mutex
-	dedup *badgerDedup
+	logger *slog.Logger
+	// space watches the directory's filesystem (see space.go); nil where
+	// free space cannot be measured.
+	space *diskspace.Watcher
+	// dedup is the dedup map, opened by its first use (see space.go).
+	dedup *spaceDedup
+	// stop ends the watcher and the temporary-file sweeper; bg counts them.
+	stop context.CancelFunc
+	bg   sync.WaitGroup
 }
 
 var _ Backend = (*posixBackend)(nil)
 
-// OpenPosix opens (creating if needed) a log directory.
+// OpenPosix opens (creating if needed) a log directory, with default
+// Options.
 func OpenPosix(ctx context.Context, dir string) (Backend, error) {
+	return openPosix(ctx, dir, Options{})
+}
+
+func openPosix(ctx context.Context, dir string, opts Options) (Backend, error) {
+	opened := time.Now()
 	if err := os.MkdirAll(filepath.Join(dir, mosaicDir), 0o755); err != nil {
 		return nil, fmt.Errorf("creating log directory %s: %w", dir, err)
 	}
@@ -42,26 +55,28 @@ func OpenPosix(ctx context.Context, dir string) (Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening POSIX log in %s: %w", dir, err)
 	}
-	return &posixBackend{dir: dir, driver: d}, nil
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	b := &posixBackend{dir: dir, driver: d, logger: logger}
+	bgCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	b.stop = stop
+	b.startSpace(bgCtx, opts, opened)
+	b.dedup = &spaceDedup{dir: filepath.Join(dir, mosaicDir, "dedup"), space: b.space, logger: logger}
+	return b, nil
 }
 
 func (b *posixBackend) Driver() tessera.Driver { return b.driver }
 func (b *posixBackend) Kind() string           { return "posix" }
 
+// Space watches the free space of the log directory's filesystem.
+func (b *posixBackend) Space() *diskspace.Watcher { return b.space }
+
 // Dedup is a Badger map in DIR/.mosaic/dedup: Tessera's POSIX driver does
-// not deduplicate, and its in-memory dedup forgets on restart.
-func (b *posixBackend) Dedup() (Dedup, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.dedup == nil {
-		d, err := openBadgerDedup(filepath.Join(b.dir, mosaicDir, "dedup"))
-		if err != nil {
-			return nil, err
-		}
-		b.dedup = d
-	}
-	return b.dedup, nil
-}
+// not deduplicate, and its in-memory dedup forgets on restart. The map is
+// opened by its first use, and only while the disk has room (see space.go).
+func (b *posixBackend) Dedup() (Dedup, error) { return b.dedup, nil }
 
 // Ping checks that the log directory is still there and readable.
 func (b *posixBackend) Ping(ctx context.Context) error {
@@ -83,14 +98,19 @@ func (b *posixBackend) CheckpointPublishedAt(ctx context.Context) (time.Time, er
 
 func (b *posixBackend) RecordIdentity(ctx context.Context, id Identity) (Identity, error) {
 	path := filepath.Join(b.dir, mosaicDir, "identity.json")
-	data, err := json.Marshal(id)
-	if err != nil {
-		return Identity{}, err
-	}
-	if err := writeExclusive(path, data); err != nil && !errors.Is(err, fs.ErrExist) {
-		return Identity{}, fmt.Errorf("recording identity in %s: %w", path, err)
-	}
+	// Read first: a log that has its identity needs no write to start,
+	// which is what lets it start (read-only) on a full disk.
 	stored, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		data, merr := json.Marshal(id)
+		if merr != nil {
+			return Identity{}, merr
+		}
+		if err := writeExclusive(path, data); err != nil && !errors.Is(err, fs.ErrExist) {
+			return Identity{}, fmt.Errorf("recording identity in %s: %w", path, err)
+		}
+		stored, err = os.ReadFile(path)
+	}
 	if err != nil {
 		return Identity{}, fmt.Errorf("reading identity from %s: %w", path, err)
 	}
@@ -102,14 +122,9 @@ func (b *posixBackend) RecordIdentity(ctx context.Context, id Identity) (Identit
 }
 
 func (b *posixBackend) Close() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.dedup == nil {
-		return nil
-	}
-	err := b.dedup.Close()
-	b.dedup = nil
-	return err
+	b.stop()
+	b.bg.Wait()
+	return b.dedup.Close()
 }
 
 // writeExclusive creates path with data, durably, failing with fs.ErrExist

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mosaiclog/mosaic/internal/diskspace"
 	"github.com/transparency-dev/tessera"
 )
 
@@ -48,6 +49,10 @@ type Backend interface {
 	// with respect to other processes, and returns the identity the store
 	// holds afterwards (id itself on first use).
 	RecordIdentity(ctx context.Context, id Identity) (Identity, error)
+	// Space watches the free space of the filesystem the store writes
+	// to, or is nil when the store is not on local disk (PostgreSQL). A
+	// nil *diskspace.Watcher always reports room.
+	Space() *diskspace.Watcher
 	// Kind names the backend for logs and metrics ("posix", "postgres").
 	Kind() string
 	// Close releases the store's resources.
@@ -90,13 +95,13 @@ func Open(ctx context.Context, spec string, opts Options) (Backend, error) {
 	case IsPostgres(spec):
 		return OpenPostgres(ctx, spec, opts)
 	case strings.HasPrefix(spec, "file:"):
-		return OpenPosix(ctx, posixDir(strings.TrimPrefix(spec, "file:"), opts.LogID))
+		return openPosix(ctx, posixDir(strings.TrimPrefix(spec, "file:"), opts.LogID), opts)
 	case strings.Contains(spec, "://"):
 		return nil, fmt.Errorf("unknown storage %q: want file:DIR or postgres://...", Redact(spec))
 	case spec == "":
 		return nil, errors.New("no storage given: want file:DIR or postgres://...")
 	default:
-		return OpenPosix(ctx, posixDir(spec, opts.LogID))
+		return openPosix(ctx, posixDir(spec, opts.LogID), opts)
 	}
 }
 
@@ -110,11 +115,15 @@ func posixDir(dir, logID string) string {
 	return filepath.Join(dir, logID)
 }
 
-// Ready reports whether a server on b should take traffic: the store
+// Ready reports whether a server on b should take traffic: its disk is not
+// full (reads are still served then, but writes are refused), the store
 // answers and its latest checkpoint was published within maxAge. A log that
 // has stopped publishing is not healthy, however well it answers. A refusal
 // is a *NotReadyError.
 func Ready(ctx context.Context, b Backend, maxAge time.Duration) error {
+	if err := b.Space().Check(); err != nil {
+		return &NotReadyError{Code: "disk_full", Reason: "disk full", Err: err}
+	}
 	if err := b.Ping(ctx); err != nil {
 		return &NotReadyError{Code: "storage_unavailable", Reason: "storage unavailable", Err: err}
 	}

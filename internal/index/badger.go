@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/mosaiclog/mosaic/internal/diskspace"
 )
 
 // Badger keys. The position is one key; a posting is a key with no value:
@@ -30,8 +32,24 @@ const (
 // BadgerStore keeps an index in an embedded Badger database, for logs on
 // local disk. Writes are synchronous: Commit returns once the batch is on
 // disk. One process at a time may open a directory.
+//
+// Badger writes its files through memory maps, which a full disk answers
+// with SIGBUS (see internal/diskspace). A store opened with a watcher of its
+// disk therefore writes nothing while the disk is full: Commit fails with
+// the watcher's *diskspace.FullError (Run pauses, and resumes by itself),
+// the database is opened only once the disk has room (opening writes), and
+// Close leaves it to the process's exit on a full disk (closing writes a
+// table; with synchronous writes its write-ahead log is already on disk).
 type BadgerStore struct {
-	db *badger.DB
+	dir    string
+	logger *slog.Logger
+	// space is the disk's watcher; nil: never full.
+	space *diskspace.Watcher
+
+	// mu guards db, nil until opened, and closed.
+	mu     sync.Mutex
+	db     *badger.DB
+	closed bool
 }
 
 var _ Store = (*BadgerStore)(nil)
@@ -39,27 +57,69 @@ var _ Store = (*BadgerStore)(nil)
 // OpenBadger opens (creating if needed) the index database in dir. logger
 // receives Badger's warnings and errors; nil discards them.
 func OpenBadger(dir string, logger *slog.Logger) (*BadgerStore, error) {
+	return OpenBadgerWatched(dir, logger, nil)
+}
+
+// OpenBadgerWatched is OpenBadger for a directory whose disk space is
+// watched: while space reports the disk full, the store writes nothing and
+// the database is opened later, by the first use that finds room.
+func OpenBadgerWatched(dir string, logger *slog.Logger, space *diskspace.Watcher) (*BadgerStore, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	opts := badger.DefaultOptions(dir).
+	s := &BadgerStore{dir: dir, logger: logger, space: space}
+	if space.Check() != nil {
+		logger.Warn("index: not opening the search index on a full disk; it opens once there is room", "dir", dir)
+		return s, nil
+	}
+	if _, err := s.open(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// open returns the database, opening it first if the disk has room.
+func (s *BadgerStore) open() (*badger.DB, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return nil, errors.New("index: the store is closed")
+	case s.db != nil:
+		return s.db, nil
+	}
+	if err := s.space.Measure(); err != nil {
+		return nil, fmt.Errorf("index: opening %s: %w", s.dir, err)
+	}
+	opts := badger.DefaultOptions(s.dir).
 		WithSyncWrites(true).
-		WithLogger(badgerLogger{logger}).
+		WithLogger(badgerLogger{s.logger}).
 		WithNumVersionsToKeep(1).
-		WithMemTableSize(16 << 20).
+		// The write-ahead log is created at twice the memtable size and the
+		// value log at twice its file size, sparse, written through memory
+		// maps: small ones keep what the disk watcher allocates small.
+		// Values (at most 24 bytes) stay in the LSM tree.
+		WithMemTableSize(4 << 20).
+		WithValueLogFileSize(1 << 20).
+		WithValueThreshold(1 << 10).
 		WithBlockCacheSize(32 << 20).
 		WithIndexCacheSize(16 << 20)
 	db, err := badger.Open(opts)
 	if err != nil {
-		return nil, fmt.Errorf("index: opening %s: %w (is another mosaicd using this directory?)", dir, err)
+		return nil, fmt.Errorf("index: opening %s: %w (is another mosaicd using this directory?)", s.dir, err)
 	}
-	return &BadgerStore{db: db}, nil
+	s.db = db
+	return db, nil
 }
 
 // Position implements Store.
 func (s *BadgerStore) Position(ctx context.Context) (Position, error) {
+	db, err := s.open()
+	if err != nil {
+		return Position{}, err
+	}
 	var p Position
-	err := s.db.View(func(txn *badger.Txn) error {
+	err = db.View(func(txn *badger.Txn) error {
 		var err error
 		p, err = readPosition(txn)
 		return err
@@ -106,7 +166,14 @@ func (s *BadgerStore) Commit(ctx context.Context, b *Batch) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := s.db.Update(func(txn *badger.Txn) error {
+	if err := s.space.Check(); err != nil {
+		return fmt.Errorf("index: committing leaves [%d, %d): %w", b.From, b.To, err)
+	}
+	db, err := s.open()
+	if err != nil {
+		return err
+	}
+	err = db.Update(func(txn *badger.Txn) error {
 		p, err := readPosition(txn)
 		if err != nil {
 			return err
@@ -150,8 +217,12 @@ func (s *BadgerStore) Lookup(ctx context.Context, keys []Key, from uint64, limit
 	if err := checkLookup(keys, limit); err != nil {
 		return nil, err
 	}
+	db, err := s.open()
+	if err != nil {
+		return nil, err
+	}
 	var out []uint64
-	err := s.db.View(func(txn *badger.Txn) error {
+	err = db.View(func(txn *badger.Txn) error {
 		its := make([]*postingIter, len(keys))
 		for i, k := range keys {
 			its[i] = newPostingIter(txn, k)
@@ -226,9 +297,23 @@ func (p *postingIter) seek(target uint64) (uint64, bool) {
 
 func (p *postingIter) close() { p.it.Close() }
 
-// Close implements Store.
+// Close implements Store; on a full disk it leaves the database open (see
+// BadgerStore).
 func (s *BadgerStore) Close() error {
-	if err := s.db.Close(); err != nil {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	if s.db == nil {
+		return nil
+	}
+	if err := s.space.Measure(); err != nil {
+		s.logger.Warn("index: leaving the search index open on a full disk: closing it would write a table; "+
+			"the next start replays its write-ahead log", "dir", s.dir, "err", err)
+		return nil
+	}
+	err := s.db.Close()
+	s.db = nil
+	if err != nil {
 		return fmt.Errorf("index: closing: %w", err)
 	}
 	return nil

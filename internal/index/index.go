@@ -31,6 +31,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mosaiclog/mosaic/internal/diskspace"
 	"github.com/mosaiclog/mosaic/internal/entry"
 	"github.com/transparency-dev/formats/log"
 	"github.com/transparency-dev/tessera/api"
@@ -109,14 +110,28 @@ func New(src Source, store Store, cfg Config) *Index {
 }
 
 // Run indexes the log until ctx ends: a pass at once, then one every Poll.
-// A failed pass is logged and counted, and retried at the next poll.
+// A failed pass is logged and counted, and retried at the next poll. While
+// the store's disk is full (diskspace.ErrFull) indexing pauses, logged once,
+// and resumes by itself.
 func (ix *Index) Run(ctx context.Context) {
 	t := time.NewTicker(ix.poll)
 	defer t.Stop()
+	paused := false
 	for {
-		if err := ix.Sync(ctx); err != nil && ctx.Err() == nil {
+		err := ix.Sync(ctx)
+		switch {
+		case ctx.Err() != nil:
+		case errors.Is(err, diskspace.ErrFull):
+			if !paused {
+				ix.logger.Warn("index: paused while the disk is full; it resumes by itself", "err", err)
+				paused = true
+			}
+		case err != nil:
 			ix.metrics.errors.Inc()
 			ix.logger.Warn("index: pass failed; retrying", "err", err, "retry_in", ix.poll)
+		case paused:
+			ix.logger.Info("index: resumed")
+			paused = false
 		}
 		select {
 		case <-ctx.Done():

@@ -17,7 +17,7 @@ func TestReady(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := storage.Ready(t.Context(), b, time.Minute); err == nil || !strings.Contains(err.Error(), "no published checkpoint") {
+	if err := storage.Ready(t.Context(), b, time.Minute); err == nil || !strings.Contains(err.Error(), "no checkpoint published") {
 		t.Errorf("before any checkpoint: %v", err)
 	}
 	cp := filepath.Join(dir, "checkpoint")
@@ -33,7 +33,7 @@ func TestReady(t *testing.T) {
 		t.Errorf("stale checkpoint: %v", err)
 	}
 	os.RemoveAll(dir)
-	if err := storage.Ready(t.Context(), b, time.Minute); err == nil || !strings.Contains(err.Error(), "does not answer") {
+	if err := storage.Ready(t.Context(), b, time.Minute); err == nil || !strings.Contains(err.Error(), "storage unavailable") {
 		t.Errorf("store gone: %v", err)
 	}
 }

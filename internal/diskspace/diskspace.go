@@ -10,8 +10,9 @@
 // mapping. When the page a write touches has no block behind it and the
 // filesystem has none left, the kernel answers the page fault with SIGBUS and
 // the process dies; Badger v4 has no option to write those files with
-// write(2). So a Watcher measures the filesystem (statfs) every Interval and
-// reports it full once the space left for writes falls below a reserve; the
+// write(2). So a Watcher measures the filesystem (statfs) every Interval (a
+// tenth of it near the reserve) and reports it full once the space left for
+// writes falls below a reserve; the
 // log refuses adds, the dedup map and the index stop writing, and the
 // reserve absorbs what is already in flight (a Tessera batch, a Badger
 // memtable flush or compaction). It reports room again, by itself, once the
@@ -71,7 +72,8 @@ type Config struct {
 	// (Badger's). Their unallocated bytes are allocated, or counted as
 	// used. A directory that does not exist (yet) is skipped.
 	Mapped []string
-	// Interval is the time between two measurements (default 1 s).
+	// Interval is the time between two measurements (default 1 s; a
+	// tenth of it near the reserve).
 	Interval time.Duration
 	Logger   *slog.Logger
 	// Metrics receives the measurements; nil keeps none.
@@ -142,12 +144,14 @@ func New(cfg Config) (*Watcher, error) {
 	return w, nil
 }
 
-// Run measures every Interval until ctx ends.
+// Run measures every Interval until ctx ends; ten times as often while
+// less than twice the reserve is left, so that the log stops writing well
+// before it has written the reserve away.
 func (w *Watcher) Run(ctx context.Context) {
 	if w == nil {
 		return
 	}
-	t := time.NewTicker(w.cfg.Interval)
+	t := time.NewTimer(w.cfg.Interval)
 	defer t.Stop()
 	for {
 		select {
@@ -156,6 +160,11 @@ func (w *Watcher) Run(ctx context.Context) {
 		case <-t.C:
 		}
 		_ = w.Measure()
+		next := w.cfg.Interval
+		if st := w.status.Load(); st.Available < 2*st.Reserve {
+			next = max(w.cfg.Interval/10, 10*time.Millisecond)
+		}
+		t.Reset(next)
 	}
 }
 

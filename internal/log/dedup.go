@@ -154,8 +154,13 @@ func (l *Log) followDedup(ctx context.Context, every time.Duration) {
 			return
 		case <-t.C:
 		}
+		if l.space.Check() != nil {
+			continue // nothing is written to a full disk (space.go)
+		}
 		if err := l.CatchUpDedup(ctx); err != nil && ctx.Err() == nil {
 			l.logger.Warn("following the log for deduplication", "err", err)
+		} else if err == nil {
+			l.dedupCaughtUp()
 		}
 	}
 }

@@ -88,9 +88,13 @@ type Config struct {
 	Antispam         tessera.Antispam
 	// Dedup is the persistent duplicate map for stores that do not
 	// deduplicate themselves, or nil (see Deduplicator). New brings it up
-	// to date with the log before it returns, and it follows the log until
+	// to date with the log before it returns (on a full disk, adds wait
+	// for that instead: see SpaceGuard), and it follows the log until
 	// Close.
 	Dedup Deduplicator
+	// Space says whether the store has room for new entries (see
+	// SpaceGuard); nil: always.
+	Space SpaceGuard
 	// TileCacheSize is the number of tiles and bundles kept in memory.
 	TileCacheSize int
 	Logger        *slog.Logger
@@ -116,6 +120,11 @@ type Log struct {
 	dedupDone chan struct{}
 	// stopAwaiter ends the awaiter's poll loop; called by Close.
 	stopAwaiter context.CancelFunc
+	// space is Config.Space, never nil. dedupBehind is set by New when it
+	// started without catching the dedup map up (the disk was full) and
+	// cleared by the follower once it has (space.go).
+	space       SpaceGuard
+	dedupBehind atomic.Bool
 
 	// mu guards closed, set once by Close.
 	mu     sync.Mutex
@@ -188,9 +197,13 @@ func New(ctx context.Context, driver tessera.Driver, cfg Config) (*Log, error) {
 		reader:      cr,
 		dedup:       cfg.Dedup,
 		stopAwaiter: stop,
+		space:       cfg.Space,
 		maxInflight: int64(cfg.MaxInflightAdds),
 	}
 	l.metrics.inflightLimit.Set(float64(cfg.MaxInflightAdds))
+	if l.space == nil {
+		l.space = alwaysRoom{}
+	}
 	l.awaiter = newAwaiter(awaitCtx, cfg.AwaitPoll, func(ctx context.Context) ([]byte, uint64, error) {
 		cp, raw, err := l.Checkpoint(ctx)
 		if err != nil {
@@ -201,7 +214,7 @@ func New(ctx context.Context, driver tessera.Driver, cfg Config) (*Log, error) {
 	if l.dedup != nil {
 		// Every entry stored before a restart must be found again before
 		// the first add is taken; then the map follows the log.
-		if err := l.CatchUpDedup(ctx); err != nil {
+		if err := l.CatchUpDedup(ctx); err != nil && !l.deferCatchUp(err) {
 			stop()
 			_ = shutdown(context.WithoutCancel(ctx))
 			return nil, fmt.Errorf("catching up deduplication: %w", err)
@@ -244,10 +257,14 @@ type Added struct {
 // equal leaf already in the log is not appended again: the result names the
 // existing index, with Duplicate set, and proves it like a new one.
 // When Config.MaxInflightAdds adds are already in progress, Add fails at once
-// with an *InflightLimitError (ErrPushback).
+// with an *InflightLimitError (ErrPushback). While Config.Space reports no
+// room, Add fails at once with its error (a *diskspace.FullError).
 func (l *Log) Add(ctx context.Context, leaf []byte) (*Added, error) {
 	if l.isClosed() {
 		return nil, ErrShuttingDown
+	}
+	if err := l.roomForAdd(); err != nil {
+		return nil, err
 	}
 	release, err := l.admit()
 	if err != nil {
@@ -265,7 +282,7 @@ func (l *Log) Add(ctx context.Context, leaf []byte) (*Added, error) {
 		if errors.Is(err, tessera.ErrPushback) {
 			l.metrics.pushbacks.WithLabelValues(pushbackBacklog).Inc()
 		}
-		return nil, fmt.Errorf("appending entry: %w", err)
+		return nil, l.appendFailed(err)
 	}
 	if !idx.IsDup {
 		l.recordAppended(ctx, leaf, idx.Index)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/mosaiclog/mosaic/internal/diskspace"
 	"github.com/mosaiclog/mosaic/internal/entry"
 	"github.com/mosaiclog/mosaic/internal/httperr"
 	mlog "github.com/mosaiclog/mosaic/internal/log"
@@ -21,6 +22,10 @@ var responseJSON = protojson.MarshalOptions{EmitUnpopulated: true}
 
 // retryAfterSeconds is what a pushed-back client is told to wait.
 const retryAfterSeconds = 1
+
+// diskFullRetryAfterSeconds is what a client refused for a full disk is
+// told to wait: space comes back when an operator frees it, not in a second.
+const diskFullRetryAfterSeconds = 30
 
 // DuplicateHeader marks a 201 answered with an entry that was already in
 // the log; its value is the entry's index.
@@ -131,6 +136,7 @@ func (s *server) entryError(w http.ResponseWriter, err error) {
 func (s *server) addError(w http.ResponseWriter, r *http.Request, err error) {
 	var unpublished *mlog.UnpublishedError
 	var inflight *mlog.InflightLimitError
+	var full *diskspace.FullError
 	switch {
 	case errors.As(err, &unpublished) && r.Context().Err() == nil:
 		// Stored, but no checkpoint covered it within the add timeout.
@@ -142,6 +148,11 @@ func (s *server) addError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 		writeError(w, http.StatusServiceUnavailable, "the log is at capacity: %d adds are in progress, the limit "+
 			"(--max-inflight-adds); retry after %d s", inflight.Limit, retryAfterSeconds)
+	case errors.As(err, &full):
+		w.Header().Set("Retry-After", strconv.Itoa(diskFullRetryAfterSeconds))
+		writeError(w, http.StatusInsufficientStorage, "the log's disk is full: %s has %s left for writes, below the "+
+			"reserve of %s; writing resumes by itself once space is freed, and reads are served meanwhile; "+
+			"retrying with the same entry later is safe", full.Path, diskspace.FormatBytes(full.Available), diskspace.FormatBytes(full.Reserve))
 	case errors.Is(err, mlog.ErrPushback):
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 		writeError(w, http.StatusServiceUnavailable, "the log is at capacity (%v); retry after %d s", err, retryAfterSeconds)

@@ -38,7 +38,7 @@ func GRPCCode(status int) int {
 		return 12 // Unimplemented
 	case http.StatusConflict:
 		return 6 // AlreadyExists
-	case http.StatusRequestEntityTooLarge, http.StatusTooManyRequests:
+	case http.StatusRequestEntityTooLarge, http.StatusTooManyRequests, http.StatusInsufficientStorage:
 		return 8 // ResourceExhausted
 	case http.StatusServiceUnavailable:
 		return 14 // Unavailable

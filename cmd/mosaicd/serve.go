@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mosaiclog/mosaic/internal/api"
+	"github.com/mosaiclog/mosaic/internal/diskspace"
 	"github.com/mosaiclog/mosaic/internal/entry"
 	"github.com/mosaiclog/mosaic/internal/index"
 	"github.com/mosaiclog/mosaic/internal/keyless"
@@ -51,6 +52,7 @@ type serveConfig struct {
 	shutdownTimeout        time.Duration
 	logFormat, logLevel    string
 	autoMigrate            bool
+	diskReserve            diskspace.Reserve
 	keyless                keylessConfig
 }
 
@@ -79,6 +81,12 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.StringVar(&c.duplicates, "duplicates", string(api.DuplicatesExisting), "how a submission already in the log is answered: "+
 		"existing (201 with the existing entry and its proof, header X-Mosaic-Duplicate: retries succeed) or conflict (409 naming the index, as Rekor v2)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "longest a graceful shutdown waits for in-flight adds")
+	fs.Func("disk-reserve", "free space kept on the disk of file: storage (default max(64MiB, 1%)): below it writes get 507 "+
+		"while reads are served, and writing resumes by itself once space is freed; a size (256MiB, 2GB) or a share (2%)", func(s string) error {
+		r, err := diskspace.ParseReserve(s)
+		c.diskReserve = r
+		return err
+	})
 	fs.BoolVar(&c.autoMigrate, "auto-migrate", true, "apply pending PostgreSQL schema migrations at start (else refuse to start until 'mosaicd migrate' ran)")
 	fs.BoolVar(&c.searchIndex, "search-index", true, "follow the log into a search index (POST /api/v2/log/search): PostgreSQL tables, or DIR/.mosaic/index with file: storage")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
@@ -136,7 +144,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
-	store, err := storage.Open(ctx, cfg.storage, storage.Options{AutoMigrate: cfg.autoMigrate, Logger: logger, Registerer: reg})
+	store, err := storage.Open(ctx, cfg.storage, storage.Options{AutoMigrate: cfg.autoMigrate, Logger: logger, Registerer: reg, DiskReserve: cfg.diskReserve})
 	if err != nil {
 		return err
 	}
@@ -173,6 +181,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if dedup != nil {
 		mainConfig.Dedup = dedup
 	}
+	mainConfig.Space = store.Space()
 	l, err := mlog.New(logCtx, store.Driver(), mainConfig)
 	if err != nil {
 		return err
@@ -190,7 +199,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	kc.PublicURL, kc.Origin, kc.LogKey = cfg.publicURL, origin, key
 	kc.Storage = cfg.storage
-	kc.StorageOptions = storage.Options{AutoMigrate: cfg.autoMigrate, Logger: logger, Registerer: reg}
+	kc.StorageOptions = storage.Options{AutoMigrate: cfg.autoMigrate, Logger: logger, Registerer: reg, DiskReserve: cfg.diskReserve}
 	kc.CertLog = logConfig
 	kc.Registerer, kc.Logger = reg, logger
 	kl, err := keyless.Start(ctx, logCtx, kc)

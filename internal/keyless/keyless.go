@@ -244,6 +244,7 @@ func (s *Services) openCertLog(ctx, logCtx context.Context, cfg Config, key cryp
 	// Every precertificate is unique (random serial): a small cache suffices.
 	// No persistent dedup map either.
 	lc.Antispam, lc.AntispamInMemory, lc.Dedup = nil, 1024, nil
+	lc.Space = store.Space()
 	lc.Logger = cfg.Logger.With("log", CertLogID)
 	lc.Metrics = mlog.NewMetrics() // the main log's metrics names are taken
 	l, err := mlog.New(logCtx, store.Driver(), lc)

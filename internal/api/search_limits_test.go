@@ -77,7 +77,8 @@ type largeLog struct {
 // at a time so that they share checkpoints, and indexes them.
 func newLargeLog(t *testing.T, n, certBytes int) *largeLog {
 	t.Helper()
-	l := mosaictest.NewLog(t, mosaictest.Options{})
+	// Slow machines (and -race) take a while to integrate 1,000 entries.
+	l := mosaictest.NewLog(t, mosaictest.Options{AddTimeout: 2 * time.Minute})
 	email := "big@example.com"
 	s := paddedCertSigner(t, email, certBytes-350)
 	if got := len(s.CertDER); got < certBytes-100 || got > certBytes+100 {
@@ -163,6 +164,9 @@ func (ll *largeLog) serve(t *testing.T, cfg api.Config) *httptest.Server {
 // [7]: 1,000 entries, each with a 15 KB certificate, all matching one SAN,
 // searched with pageSize 1000.
 func TestSearchLargeEntries(t *testing.T) {
+	if testing.Short() {
+		t.Skip("logs 1,000 entries of 15 KB (about 10 s); not in -short")
+	}
 	ll := newLargeLog(t, 1000, 15<<10)
 	query := fmt.Sprintf(`{"san":%q,"pageSize":1000}`, ll.email)
 

@@ -56,6 +56,11 @@ func ParseDuplicates(s string) (Duplicates, error) {
 // the entry. An equal entry already in the log is answered as Duplicates
 // says.
 func (s *server) createEntry(w http.ResponseWriter, r *http.Request) {
+	// Past capacity, refuse before reading and verifying the request.
+	if err := s.cfg.Log.CheckCapacity(); err != nil {
+		s.addError(w, r, err)
+		return
+	}
 	body, ok := s.readBody(w, r)
 	if !ok {
 		return

@@ -42,24 +42,6 @@ var ErrNotFound = os.ErrNotExist
 // ErrShuttingDown means the log no longer accepts entries.
 var ErrShuttingDown = errors.New("log is shutting down")
 
-// DefaultMaxInflightAdds is Config.MaxInflightAdds when it is zero. On a
-// 2-vCPU machine the embedded store integrates about 1,500 entries/s, so
-// 1,024 adds in flight keep its batches full while an accepted add waits
-// well under a second (docs/benchmarks.md, "Overload").
-const DefaultMaxInflightAdds = 1024
-
-// InflightLimitError is the pushback Add returns at once when Limit adds
-// are already in progress (Config.MaxInflightAdds). It matches ErrPushback.
-type InflightLimitError struct {
-	Limit int64
-}
-
-func (e *InflightLimitError) Error() string {
-	return fmt.Sprintf("%d adds are already in progress, the most this log takes at once", e.Limit)
-}
-
-func (e *InflightLimitError) Unwrap() error { return ErrPushback }
-
 // Config is what a Log needs beyond its storage driver.
 type Config struct {
 	Origin string
@@ -290,25 +272,6 @@ func (l *Log) Add(ctx context.Context, leaf []byte) (*Added, error) {
 	// The entry is durable from here on; wait for a checkpoint to cover it.
 	// A duplicate whose first copy is still being integrated waits too.
 	return l.prove(ctx, leaf, idx.Index, idx.IsDup, start)
-}
-
-// admit takes one of the MaxInflightAdds slots for an Add, or refuses at
-// once. Refusing is the point: past the log's capacity every add that
-// waits makes every other add wait longer, while a client told to retry
-// later costs nothing. A submission found to be a duplicate holds its slot
-// too: it waits for the same checkpoint and builds the same proof as a new
-// entry, and only costs its slot for as long as that takes.
-func (l *Log) admit() (release func(), err error) {
-	if l.inflight.Add(1) > l.maxInflight {
-		l.inflight.Add(-1)
-		l.metrics.pushbacks.WithLabelValues(pushbackInflight).Inc()
-		return nil, &InflightLimitError{Limit: l.maxInflight}
-	}
-	l.metrics.inflight.Inc()
-	return func() {
-		l.inflight.Add(-1)
-		l.metrics.inflight.Dec()
-	}, nil
 }
 
 // prove waits for a published checkpoint covering index and proves leaf

@@ -65,6 +65,16 @@ func startServer(ctx context.Context, store string, sc ServerConfig) (srv *serve
 	if sc.Binary == "" {
 		return nil, errors.New("no mosaicd binary given")
 	}
+	// mosaicd runs in the store's directory: a relative path would name
+	// another file there.
+	binary, err := exec.LookPath(sc.Binary)
+	if err == nil {
+		binary, err = filepath.Abs(binary)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mosaicd binary: %w (build it with make build, or pass --mosaicd)", err)
+	}
+	sc.Binary = binary
 	dir, err := os.MkdirTemp("", "mosaic-soak-"+store+"-")
 	if err != nil {
 		return nil, err
@@ -141,6 +151,7 @@ func (s *server) start(binary string, args []string) error {
 	}
 	s.cmd = exec.Command(binary, args...)
 	s.cmd.Dir = s.dir
+	s.cmd.SysProcAttr = childAttr()
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	if err := s.cmd.Start(); err != nil {
 		logFile.Close()

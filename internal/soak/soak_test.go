@@ -73,3 +73,15 @@ func TestSoakRefusesRemoteTargets(t *testing.T) {
 		}
 	}
 }
+
+func TestRunNeedsTheBinary(t *testing.T) {
+	cfg := DefaultConfig
+	cfg.Source = func() ([]byte, error) { return nil, nil }
+	_, err := Run(t.Context(), cfg, ServerConfig{Binary: "./no-such-mosaicd"}, []string{"posix"})
+	if err == nil || !strings.Contains(err.Error(), "--mosaicd") {
+		t.Errorf("Run with a missing binary: %v, want a hint naming --mosaicd", err)
+	}
+	if _, err := Run(t.Context(), cfg, ServerConfig{Binary: "mosaicd"}, []string{"s3"}); err == nil || !strings.Contains(err.Error(), "unknown store") {
+		t.Errorf("Run with an unknown store: %v", err)
+	}
+}

@@ -219,6 +219,11 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	writeTable(&b, r.Stores, summaryRows)
 	b.WriteString("\nMalformed requests by case (answers by HTTP status):\n\n")
 	writeTable(&b, r.Stores, caseRows(r.Stores))
+	for _, s := range r.Stores {
+		if s.Interrupted {
+			fmt.Fprintf(&b, "\n%s was interrupted before its duration was up; its figures cover what ran.\n", s.Store)
+		}
+	}
 	if f := r.Failures(); len(f) > 0 {
 		b.WriteString("\nFAILED:\n")
 		for _, s := range f {

@@ -33,6 +33,7 @@ import (
 
 	"github.com/mosaiclog/mosaic/internal/diskspace"
 	"github.com/mosaiclog/mosaic/internal/entry"
+	"github.com/mosaiclog/mosaic/internal/outage"
 	"github.com/transparency-dev/formats/log"
 	"github.com/transparency-dev/tessera/api"
 	"github.com/transparency-dev/tessera/api/layout"
@@ -86,6 +87,9 @@ type Index struct {
 	poll    time.Duration
 	logger  *slog.Logger
 	metrics *Metrics
+	// failing logs the start and the end of a run of failed passes (while
+	// the log's store is down, every pass fails the same way), not each.
+	failing *outage.Tracker
 
 	// syncMu is held for the whole of a Sync pass: one pass at a time.
 	syncMu sync.Mutex
@@ -106,19 +110,24 @@ func New(src Source, store Store, cfg Config) *Index {
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics()
 	}
-	return &Index{src: src, store: store, poll: cfg.Poll, logger: cfg.Logger, metrics: cfg.Metrics}
+	return &Index{src: src, store: store, poll: cfg.Poll, logger: cfg.Logger, metrics: cfg.Metrics,
+		failing: outage.NewTracker(cfg.Logger, "index: following the log")}
 }
 
 // Run indexes the log until ctx ends: a pass at once, then one every Poll.
-// A failed pass is logged and counted, and retried at the next poll. While
-// the store's disk is full (diskspace.ErrFull) indexing pauses, logged once,
-// and resumes by itself.
+// A failed pass is counted (mosaic_index_pass_errors_total) and retried at
+// the next poll; a run of them is logged when it starts and when it ends.
+// While the store's disk is full (diskspace.ErrFull) indexing pauses, logged
+// once, and resumes by itself.
 func (ix *Index) Run(ctx context.Context) {
 	t := time.NewTicker(ix.poll)
 	defer t.Stop()
 	paused := false
 	for {
 		err := ix.Sync(ctx)
+		if err == nil {
+			ix.failing.OK()
+		}
 		switch {
 		case ctx.Err() != nil:
 		case errors.Is(err, diskspace.ErrFull):
@@ -128,7 +137,7 @@ func (ix *Index) Run(ctx context.Context) {
 			}
 		case err != nil:
 			ix.metrics.errors.Inc()
-			ix.logger.Warn("index: pass failed; retrying", "err", err, "retry_in", ix.poll)
+			ix.failing.Fail(err)
 		case paused:
 			ix.logger.Info("index: resumed")
 			paused = false

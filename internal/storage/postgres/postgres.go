@@ -56,10 +56,20 @@ type Config struct {
 	// '_' or '-'. Default DefaultLogID.
 	LogID string
 	// Dedup makes the driver deduplicate entries authoritatively: an entry
-	// whose identity (SHA-256 of its data) was logged before resolves to the
-	// earlier index with IsDup set, across all frontends. Fixed when the log
-	// is created; opening a log with another setting fails.
+	// whose identity (SHA-256 of its data, or Identity's) was logged before
+	// resolves to the earlier index with IsDup set, across all frontends.
+	// Fixed when the log is created; opening a log with another setting
+	// fails.
 	Dedup bool
+	// Identity computes the identity Dedup keys an entry on from its data,
+	// in place of Tessera's (tessera.Entry.Identity: SHA-256 of the data),
+	// so that entries the caller deems equal (an ECDSA-signed entry and its
+	// malleated twin, see internal/entry.LeafIdentity) are one entry. nil
+	// means Tessera's. It runs once per entry before the sequencing
+	// transaction, so it must be cheap. An entry is also found under
+	// Tessera's identity when that differs: entries recorded before
+	// Identity was set keep the identity they were recorded under.
+	Identity func(data []byte) []byte
 	// AutoMigrate applies pending schema migrations in New. Without it New
 	// fails when migrations are pending.
 	AutoMigrate bool

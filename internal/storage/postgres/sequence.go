@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,11 +21,17 @@ func (a *appender) sequence(ctx context.Context, entries []*tessera.Entry) ([]te
 	ctx, cancel := context.WithTimeout(ctx, 3*a.s.cfg.StatementTimeout)
 	defer cancel()
 	start := time.Now()
+	var ids []entryIdentity
+	if a.s.cfg.Dedup {
+		// Before the transaction: it holds the lock every frontend's
+		// sequencing waits for.
+		ids = a.s.entryIdentities(entries)
+	}
 	var idx []tessera.Index
 	err := a.s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		if a.s.cfg.Dedup {
-			idx, err = a.sequenceDedup(ctx, tx, entries)
+			idx, err = a.sequenceDedup(ctx, tx, entries, ids)
 		} else {
 			idx, err = a.sequenceAll(ctx, tx, entries)
 		}
@@ -85,14 +92,14 @@ func (a *appender) sequenceAll(ctx context.Context, tx pgx.Tx, entries []*tesser
 // to the recorded index with IsDup set. It reads and records identities
 // while holding the seq_coord row lock, so sequencing transactions never race
 // on them: each sees every identity committed before it.
-func (a *appender) sequenceDedup(ctx context.Context, tx pgx.Tx, entries []*tessera.Entry) ([]tessera.Index, error) {
+func (a *appender) sequenceDedup(ctx context.Context, tx pgx.Tx, entries []*tessera.Entry, ids []entryIdentity) ([]tessera.Index, error) {
 	var next, integrated int64
 	err := tx.QueryRow(ctx, `SELECT next, (SELECT size FROM int_coord WHERE log_id = $1)
 		FROM seq_coord WHERE log_id = $1 FOR UPDATE`, a.s.cfg.LogID).Scan(&next, &integrated)
 	if err != nil {
 		return nil, a.s.coordErr("locking seq_coord", err)
 	}
-	known, err := a.s.knownIdentities(ctx, tx, entries)
+	known, err := a.s.knownIdentities(ctx, tx, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -101,8 +108,8 @@ func (a *appender) sequenceDedup(ctx context.Context, tx pgx.Tx, entries []*tess
 	var newIDs [][]byte
 	var newIdx []int64
 	for i, e := range entries {
-		id := e.Identity()
-		if prev, ok := known[string(id)]; ok && len(id) > 0 {
+		id := ids[i].id
+		if prev, ok := ids[i].lookup(known); ok {
 			idx[i] = tessera.Index{Index: prev, IsDup: true}
 			continue
 		}
@@ -126,13 +133,52 @@ func (a *appender) sequenceDedup(ctx context.Context, tx pgx.Tx, entries []*tess
 	return idx, a.storeBatch(ctx, tx, uint64(next), batch, &identityRows{ids: newIDs, idx: newIdx})
 }
 
-// knownIdentities returns the recorded index of every entry identity in the
-// batch that the log already holds.
-func (s *Store) knownIdentities(ctx context.Context, tx pgx.Tx, entries []*tessera.Entry) (map[string]uint64, error) {
+// entryIdentity is what an entry is deduplicated on: id, its identity
+// (Config.Identity, or Tessera's), and legacy, Tessera's identity when it
+// differs from id, under which the entry may have been recorded before
+// Config.Identity was set.
+type entryIdentity struct{ id, legacy []byte }
+
+// lookup returns the index known records for the entry, if any.
+func (ei entryIdentity) lookup(known map[string]uint64) (uint64, bool) {
+	if len(ei.id) == 0 {
+		return 0, false
+	}
+	if prev, ok := known[string(ei.id)]; ok {
+		return prev, true
+	}
+	if ei.legacy != nil {
+		prev, ok := known[string(ei.legacy)]
+		return prev, ok
+	}
+	return 0, false
+}
+
+// entryIdentities computes the identities of a batch.
+func (s *Store) entryIdentities(entries []*tessera.Entry) []entryIdentity {
+	ids := make([]entryIdentity, len(entries))
+	for i, e := range entries {
+		ids[i].id = e.Identity()
+		if s.cfg.Identity == nil || len(ids[i].id) == 0 {
+			continue
+		}
+		if id := s.cfg.Identity(e.Data()); !bytes.Equal(id, ids[i].id) {
+			ids[i].id, ids[i].legacy = id, ids[i].id
+		}
+	}
+	return ids
+}
+
+// knownIdentities returns the recorded index of every identity (and legacy
+// identity) of the batch that the log already holds.
+func (s *Store) knownIdentities(ctx context.Context, tx pgx.Tx, entries []entryIdentity) (map[string]uint64, error) {
 	ids := make([][]byte, 0, len(entries))
 	for _, e := range entries {
-		if id := e.Identity(); len(id) > 0 {
-			ids = append(ids, id)
+		if len(e.id) > 0 {
+			ids = append(ids, e.id)
+		}
+		if e.legacy != nil {
+			ids = append(ids, e.legacy)
 		}
 	}
 	rows, err := tx.Query(ctx, `SELECT identity, idx FROM identities WHERE log_id = $1 AND identity = ANY($2::bytea[])`,

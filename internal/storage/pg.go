@@ -28,7 +28,7 @@ var _ Backend = (*pgBackend)(nil)
 // migrations first when autoMigrate is set.
 func OpenPostgres(ctx context.Context, url string, opts Options) (Backend, error) {
 	s, err := postgres.New(ctx, postgres.Config{
-		URL: url, LogID: opts.LogID, Dedup: true, AutoMigrate: opts.AutoMigrate,
+		URL: url, LogID: opts.LogID, Dedup: true, Identity: opts.Identity, AutoMigrate: opts.AutoMigrate,
 		Logger: opts.Logger, Metrics: opts.postgresMetrics(),
 	})
 	if err != nil {
@@ -91,8 +91,12 @@ type Options struct {
 	AutoMigrate bool
 	// LogID selects one of several logs in a store: a log_id in PostgreSQL,
 	// a subdirectory of a file store. Empty (or DefaultLogID) is the main log.
-	LogID  string
-	Logger *slog.Logger
+	LogID string
+	// Identity is what the PostgreSQL store deduplicates an entry on, from
+	// its leaf; nil: SHA-256 of the leaf (see postgres.Config.Identity).
+	// The file store needs none: its log deduplicates (log.Config.Identity).
+	Identity func(leaf []byte) []byte
+	Logger   *slog.Logger
 	// Registerer receives the backend's metrics, if set.
 	Registerer prometheus.Registerer
 	// DiskReserve is the free space a file store keeps: below it, writes

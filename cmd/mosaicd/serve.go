@@ -144,7 +144,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
-	store, err := storage.Open(ctx, cfg.storage, storage.Options{AutoMigrate: cfg.autoMigrate, Logger: logger, Registerer: reg, DiskReserve: cfg.diskReserve})
+	store, err := storage.Open(ctx, cfg.storage, storage.Options{Identity: entry.LeafIdentity, AutoMigrate: cfg.autoMigrate, Logger: logger, Registerer: reg, DiskReserve: cfg.diskReserve})
 	if err != nil {
 		return err
 	}
@@ -173,6 +173,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	mainConfig := logConfig
 	mainConfig.Origin, mainConfig.Key = origin, key
 	mainConfig.AntispamInMemory = 256 << 10
+	mainConfig.Identity = entry.LeafIdentity
 	mainConfig.Logger, mainConfig.Metrics = logger, logMetrics
 	dedup, err := store.Dedup()
 	if err != nil {

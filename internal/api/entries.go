@@ -72,7 +72,7 @@ func (s *server) createEntry(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.AddTimeout)
 	defer cancel()
-	added, err := s.cfg.Log.Add(ctx, e.Body)
+	added, err := s.cfg.Log.Add(ctx, e.Body, e.Identity)
 	if err != nil {
 		s.addError(w, r, err)
 		return
@@ -191,6 +191,8 @@ func (s *server) logEntry(e *entry.Entry, a *mlog.Added) *rekorpb.TransparencyLo
 			Hashes:     a.Proof,
 			Checkpoint: &rekorpb.Checkpoint{Envelope: string(a.Checkpoint)},
 		},
-		CanonicalizedBody: e.Body,
+		// The logged leaf: for a duplicate, the entry first logged, which
+		// may differ from this request in its ECDSA signature's encoding.
+		CanonicalizedBody: a.Leaf,
 	}
 }

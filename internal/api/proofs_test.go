@@ -83,7 +83,7 @@ func addLeaves(t *testing.T, l *mosaictest.Log, n int, prefix string) [][]byte {
 	for i := range n {
 		wg.Go(func() {
 			leaf := fmt.Appendf(nil, "%s %d", prefix, i)
-			a, err := l.Log.Add(t.Context(), leaf)
+			a, err := l.Log.Add(t.Context(), leaf, nil)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -380,7 +380,7 @@ func TestProofsWhileGrowing(t *testing.T) {
 			var wg sync.WaitGroup
 			for i := range 400 {
 				wg.Go(func() {
-					if _, err := l.Log.Add(t.Context(), fmt.Appendf(nil, "growing %d", i)); err != nil {
+					if _, err := l.Log.Add(t.Context(), fmt.Appendf(nil, "growing %d", i), nil); err != nil {
 						t.Errorf("add %d: %v", i, err)
 					}
 				})

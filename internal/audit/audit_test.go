@@ -44,7 +44,7 @@ func fillPrefix(t testing.TB, l *mosaictest.Log, n int, prefix string) {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if _, err := l.Log.Add(ctx, fmt.Appendf(nil, "%s %d", prefix, i)); err != nil {
+			if _, err := l.Log.Add(ctx, fmt.Appendf(nil, "%s %d", prefix, i), nil); err != nil {
 				mu.Lock()
 				firstErr = errors.Join(firstErr, err)
 				mu.Unlock()

@@ -73,7 +73,7 @@ func TestSearchEachKey(t *testing.T) {
 		i1, i2 := addAs(pk, "one"), addAs(pk, "two")
 		i3 := addAs(self, "three")
 		i4, i5 := addAs(alice, "four"), addAs(bob, "five")
-		junk, err := l.Log.Add(context.Background(), []byte("not an entry"))
+		junk, err := l.Log.Add(context.Background(), []byte("not an entry"), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

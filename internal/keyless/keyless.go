@@ -84,7 +84,7 @@ func (s *Services) Close() {
 type certLogAppender struct{ l *mlog.Log }
 
 func (a certLogAppender) AppendPrecertificate(ctx context.Context, der []byte) (uint64, error) {
-	added, err := a.l.Add(ctx, der)
+	added, err := a.l.Add(ctx, der, nil)
 	if err != nil {
 		return 0, err
 	}

@@ -1,6 +1,7 @@
 package log
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -11,11 +12,12 @@ import (
 	"github.com/transparency-dev/tessera/api/layout"
 )
 
-// Deduplicator is a persistent map from an entry's identity (SHA-256 of its
-// leaf, as Tessera computes it) to its index, for stores whose driver does
-// not deduplicate by itself (the embedded POSIX store). With Tessera's
-// in-memory dedup, which catches equal entries in flight in this process, it
-// makes duplicate detection exact for one process and across its restarts:
+// Deduplicator is a persistent map from an entry's identity (Config.Identity
+// of its leaf; by default SHA-256, as Tessera computes it) to its index, for
+// stores whose driver does not deduplicate by itself (the embedded POSIX
+// store). With the coalescing of adds in flight in this process (identity.go)
+// it makes duplicate detection exact for one process and across its
+// restarts:
 //
 //   - every entry up to Scanned is recorded, and Scanned only moves after
 //     the entries below it are durably recorded;
@@ -37,14 +39,20 @@ type Deduplicator interface {
 	RecordScanned(ctx context.Context, from uint64, identities [][]byte) error
 }
 
-// lookupDuplicate returns the index of an equal entry the deduplicator
-// knows, if any.
-func (l *Log) lookupDuplicate(ctx context.Context, leaf []byte) (uint64, bool, error) {
+// lookupDuplicate returns the index of an entry of identity id the
+// deduplicator knows, if any; also one recorded under SHA-256 of leaf,
+// when that differs from id, by a map written before Config.Identity was
+// set (identity.go).
+func (l *Log) lookupDuplicate(ctx context.Context, leaf, id []byte) (uint64, bool, error) {
 	if l.dedup == nil {
 		return 0, false, nil
 	}
-	id := sha256.Sum256(leaf)
-	idx, ok, err := l.dedup.Lookup(ctx, id[:])
+	idx, ok, err := l.dedup.Lookup(ctx, id)
+	if err == nil && !ok {
+		if legacy := sha256.Sum256(leaf); !bytes.Equal(legacy[:], id) {
+			idx, ok, err = l.dedup.Lookup(ctx, legacy[:])
+		}
+	}
 	if err != nil {
 		return 0, false, fmt.Errorf("looking up duplicates: %w", err)
 	}
@@ -53,12 +61,11 @@ func (l *Log) lookupDuplicate(ctx context.Context, leaf []byte) (uint64, bool, e
 
 // recordAppended notes a new entry's index. A failure is logged, not
 // returned: the entry is in the log, and the dedup scan records it later.
-func (l *Log) recordAppended(ctx context.Context, leaf []byte, index uint64) {
+func (l *Log) recordAppended(ctx context.Context, id []byte, index uint64) {
 	if l.dedup == nil {
 		return
 	}
-	id := sha256.Sum256(leaf)
-	if err := l.dedup.Record(ctx, id[:], index); err != nil {
+	if err := l.dedup.Record(ctx, id, index); err != nil {
 		l.logger.Warn("recording a new entry for deduplication; the dedup scan will", "index", index, "err", err)
 	}
 }
@@ -134,8 +141,7 @@ func (l *Log) scanBundle(ctx context.Context, from, size uint64) (uint64, error)
 	}
 	ids := make([][]byte, 0, end-from)
 	for _, e := range b.Entries[from-first : end-first] {
-		id := sha256.Sum256(e)
-		ids = append(ids, id[:])
+		ids = append(ids, l.identityOf(e, nil))
 	}
 	if err := l.dedup.RecordScanned(ctx, from, ids); err != nil {
 		return 0, fmt.Errorf("recording entries %d to %d for deduplication: %w", from, end, err)

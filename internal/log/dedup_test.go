@@ -19,6 +19,12 @@ import (
 // mosaicd does.
 func openPosix(t *testing.T, dir string, withDedup bool) (*mlog.Log, func()) {
 	t.Helper()
+	return openPosixWith(t, dir, withDedup, nil)
+}
+
+// openPosixWith is openPosix with identity as the log's Config.Identity.
+func openPosixWith(t *testing.T, dir string, withDedup bool, identity func([]byte) []byte) (*mlog.Log, func()) {
+	t.Helper()
 	mosaictest.QuietTessera()
 	ctx := t.Context()
 	store, err := storage.OpenPosix(ctx, dir)
@@ -38,6 +44,7 @@ func openPosix(t *testing.T, dir string, withDedup bool) (*mlog.Log, func()) {
 		BatchMaxSize: 64, BatchMaxAge: 5 * time.Millisecond,
 		CheckpointInterval: 100 * time.Millisecond, CheckpointRepublishInterval: time.Minute,
 		AwaitPoll: 5 * time.Millisecond, PushbackMaxOutstanding: 4096, AntispamInMemory: 1024,
+		Identity: identity,
 	}
 	if withDedup {
 		d, err := store.Dedup()
@@ -74,7 +81,7 @@ var dedupKeys = map[string]crypto.Signer{}
 
 func add(t *testing.T, l *mlog.Log, leaf string) *mlog.Added {
 	t.Helper()
-	a, err := l.Add(t.Context(), []byte(leaf))
+	a, err := l.Add(t.Context(), []byte(leaf), nil)
 	if err != nil {
 		t.Fatalf("adding %q: %v", leaf, err)
 	}
@@ -101,7 +108,7 @@ func TestDedupSurvivesRestart(t *testing.T) {
 			var wg sync.WaitGroup
 			for i := range first {
 				wg.Go(func() {
-					a, err := l.Add(t.Context(), fmt.Appendf(nil, "leaf %d", i))
+					a, err := l.Add(t.Context(), fmt.Appendf(nil, "leaf %d", i), nil)
 					if err != nil {
 						t.Errorf("adding leaf %d: %v", i, err)
 					}

@@ -74,6 +74,9 @@ type Config struct {
 	// for that instead: see SpaceGuard), and it follows the log until
 	// Close.
 	Dedup Deduplicator
+	// Identity computes an entry's identity, what the log deduplicates on,
+	// from its leaf (see identity.go); nil means SHA-256 of the leaf.
+	Identity func(leaf []byte) []byte
 	// Space says whether the store has room for new entries (see
 	// SpaceGuard); nil: always.
 	Space SpaceGuard
@@ -97,6 +100,11 @@ type Log struct {
 	reader   *cachedReader
 	awaiter  *awaiter
 	dedup    Deduplicator
+	identity func(leaf []byte) []byte // Config.Identity
+	// flightMu guards flights: the adds in flight to the store, by
+	// identity, when the log deduplicates (dedup set; see claim).
+	flightMu sync.Mutex
+	flights  map[string]*flight
 	// dedupDone is closed when the dedup follower (started by New when
 	// dedup is set, stopped by Close) has returned; nil without dedup.
 	dedupDone chan struct{}
@@ -178,6 +186,8 @@ func New(ctx context.Context, driver tessera.Driver, cfg Config) (*Log, error) {
 		shutdown:    shutdown,
 		reader:      cr,
 		dedup:       cfg.Dedup,
+		identity:    cfg.Identity,
+		flights:     map[string]*flight{},
 		stopAwaiter: stop,
 		space:       cfg.Space,
 		maxInflight: int64(cfg.MaxInflightAdds),
@@ -231,17 +241,23 @@ type Added struct {
 	Root       []byte
 	// Proof is the inclusion proof of Index in the tree of Size.
 	Proof [][]byte
+	// Leaf is the leaf at Index: the one added, or for a duplicate the one
+	// first logged, which has the same identity but may differ in bytes
+	// (an ECDSA signature's s, see Config.Identity).
+	Leaf []byte
 }
 
 // Add appends leaf and returns once a published checkpoint covers it. If
 // ctx ends after the entry was stored but before a checkpoint covered it, the
 // error is an *UnpublishedError naming its index. An
-// equal leaf already in the log is not appended again: the result names the
-// existing index, with Duplicate set, and proves it like a new one.
+// entry of the same identity already in the log (identity is the leaf's,
+// computed by the caller, or nil: Config.Identity's) is not appended again:
+// the result names the existing index, with Duplicate set, and proves the
+// leaf there like a new one.
 // When Config.MaxInflightAdds adds are already in progress, Add fails at once
 // with an *InflightLimitError (ErrPushback). While Config.Space reports no
 // room, Add fails at once with its error (a *diskspace.FullError).
-func (l *Log) Add(ctx context.Context, leaf []byte) (*Added, error) {
+func (l *Log) Add(ctx context.Context, leaf, identity []byte) (*Added, error) {
 	if l.isClosed() {
 		return nil, ErrShuttingDown
 	}
@@ -254,29 +270,33 @@ func (l *Log) Add(ctx context.Context, leaf []byte) (*Added, error) {
 	}
 	defer release()
 	start := time.Now()
-	if idx, ok, err := l.lookupDuplicate(ctx, leaf); err != nil {
+	id := l.identityOf(leaf, identity)
+	f, prev, found, err := l.claim(ctx, leaf, id)
+	if err != nil {
 		return nil, err
-	} else if ok {
-		return l.prove(ctx, leaf, idx, true, start)
+	} else if found {
+		return l.prove(ctx, leaf, id, prev, true, start)
 	}
 	idx, err := l.appender.Add(ctx, tessera.NewEntry(leaf))()
 	if err != nil {
+		f.land(0, false)
 		if errors.Is(err, tessera.ErrPushback) {
 			l.metrics.pushbacks.WithLabelValues(pushbackBacklog).Inc()
 		}
 		return nil, l.appendFailed(err)
 	}
 	if !idx.IsDup {
-		l.recordAppended(ctx, leaf, idx.Index)
+		l.recordAppended(ctx, id, idx.Index)
 	}
+	f.land(idx.Index, true)
 	// The entry is durable from here on; wait for a checkpoint to cover it.
 	// A duplicate whose first copy is still being integrated waits too.
-	return l.prove(ctx, leaf, idx.Index, idx.IsDup, start)
+	return l.prove(ctx, leaf, id, idx.Index, idx.IsDup, start)
 }
 
 // prove waits for a published checkpoint covering index and proves leaf
-// at index against it.
-func (l *Log) prove(ctx context.Context, leaf []byte, index uint64, dup bool, start time.Time) (*Added, error) {
+// (identity id) at index against it; for a duplicate, the leaf at index.
+func (l *Log) prove(ctx context.Context, leaf, id []byte, index uint64, dup bool, start time.Time) (*Added, error) {
 	cpRaw, err := l.awaiter.wait(ctx, index)
 	if err != nil {
 		return nil, err
@@ -288,6 +308,11 @@ func (l *Log) prove(ctx context.Context, leaf []byte, index uint64, dup bool, st
 	hashes, err := l.inclusionProof(ctx, index, cp.Size)
 	if err != nil {
 		return nil, err
+	}
+	if dup {
+		if leaf, err = l.provenLeaf(ctx, leaf, id, index, cp.Size, cp.Hash, hashes); err != nil {
+			return nil, err
+		}
 	}
 	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, index, cp.Size, rfc6962.DefaultHasher.HashLeaf(leaf), hashes, cp.Hash); err != nil {
 		// Never hand out a proof that does not verify: this is an
@@ -302,7 +327,7 @@ func (l *Log) prove(ctx context.Context, leaf []byte, index uint64, dup bool, st
 		l.metrics.appended.Inc()
 		l.metrics.addLatency.Observe(time.Since(start).Seconds())
 	}
-	return &Added{Index: index, Duplicate: dup, Checkpoint: cpRaw, Size: cp.Size, Root: cp.Hash, Proof: hashes}, nil
+	return &Added{Index: index, Duplicate: dup, Checkpoint: cpRaw, Size: cp.Size, Root: cp.Hash, Proof: hashes, Leaf: leaf}, nil
 }
 
 // Checkpoint returns the latest published checkpoint, verified and parsed.

@@ -48,7 +48,7 @@ func fill(t testing.TB, l *mlog.Log, n int) [][]byte {
 	for i := range n {
 		wg.Go(func() {
 			leaf := fmt.Appendf(nil, "leaf %d of a proof test", i)
-			a, err := l.Add(t.Context(), leaf)
+			a, err := l.Add(t.Context(), leaf, nil)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {

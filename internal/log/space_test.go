@@ -116,7 +116,7 @@ func TestAddWhileDiskFull(t *testing.T) {
 	l, _ := openGuarded(t, t.TempDir(), key, space)
 	add(t, l, "before")
 	space.full.Store(true)
-	if a, err := l.Add(t.Context(), []byte("during")); !errors.Is(err, errFakeFull) {
+	if a, err := l.Add(t.Context(), []byte("during"), nil); !errors.Is(err, errFakeFull) {
 		t.Fatalf("add on a full disk: %+v, %v; want the guard's error", a, err)
 	}
 	cp, _, err := l.Checkpoint(t.Context())
@@ -148,7 +148,7 @@ func TestStartOnFullDisk(t *testing.T) {
 
 	space.full.Store(true)
 	l, _ = openGuarded(t, dir, key, space)
-	if _, err := l.Add(t.Context(), []byte("fourth")); !errors.Is(err, errFakeFull) {
+	if _, err := l.Add(t.Context(), []byte("fourth"), nil); !errors.Is(err, errFakeFull) {
 		t.Fatalf("add on a full disk: %v, want the guard's error", err)
 	}
 	if cp, _, err := l.Checkpoint(t.Context()); err != nil || cp.Size != 3 {
@@ -158,7 +158,7 @@ func TestStartOnFullDisk(t *testing.T) {
 	space.full.Store(false)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		a, err := l.Add(t.Context(), []byte("first"))
+		a, err := l.Add(t.Context(), []byte("first"), nil)
 		if err == nil {
 			if !a.Duplicate || a.Index != first.Index {
 				t.Errorf("retry of an entry logged before the restart: %+v, want a duplicate of %d", a, first.Index)

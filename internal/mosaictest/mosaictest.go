@@ -167,7 +167,7 @@ func NewLog(t testing.TB, opts Options) *Log {
 		BatchMaxSize: 256, BatchMaxAge: 10 * time.Millisecond,
 		CheckpointInterval: 100 * time.Millisecond, CheckpointRepublishInterval: time.Minute,
 		AwaitPoll: 5 * time.Millisecond, PushbackMaxOutstanding: opts.PushbackMaxOutstanding, AntispamInMemory: 1 << 16,
-		MaxInflightAdds: opts.MaxInflightAdds, Metrics: lm,
+		MaxInflightAdds: opts.MaxInflightAdds, Metrics: lm, Identity: entry.LeafIdentity,
 	}
 	dedup, err := store.Dedup()
 	if err != nil {
@@ -256,7 +256,7 @@ func openStore(ctx context.Context, opts Options, dbURL string) (storage.Backend
 	case "", "posix":
 		return storage.OpenPosix(ctx, opts.Dir)
 	case "postgres":
-		return storage.OpenPostgres(ctx, dbURL, storage.Options{AutoMigrate: true})
+		return storage.OpenPostgres(ctx, dbURL, storage.Options{AutoMigrate: true, Identity: entry.LeafIdentity})
 	default:
 		return nil, fmt.Errorf("unknown test store %q", opts.Store)
 	}

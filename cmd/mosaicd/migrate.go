@@ -22,13 +22,13 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if !storage.IsPostgres(spec) {
-		fmt.Fprintf(stdout, "%s is an embedded store: it has no schema to migrate\n", redactURL(spec))
+		fmt.Fprintf(stdout, "%s is an embedded store: it has no schema to migrate\n", storage.Redact(spec))
 		return nil
 	}
 	v, err := storage.MigratePostgres(ctx, spec)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: schema at version %d\n", redactURL(spec), v)
+	fmt.Fprintf(stdout, "%s: schema at version %d\n", storage.Redact(spec), v)
 	return nil
 }

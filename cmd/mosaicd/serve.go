@@ -53,6 +53,9 @@ type serveConfig struct {
 	logFormat, logLevel    string
 	autoMigrate            bool
 	diskReserve            diskspace.Reserve
+	conn                   api.ConnLimits
+	searchPageBytes        int
+	searchConcurrency      int
 	keyless                keylessConfig
 }
 
@@ -91,8 +94,19 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.BoolVar(&c.searchIndex, "search-index", true, "follow the log into a search index (POST /api/v2/log/search): PostgreSQL tables, or DIR/.mosaic/index with file: storage")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.IntVar(&c.searchPageBytes, "search-page-bytes", api.DefaultSearchPageBytes, "most bytes of results in one search reply page (a page may then hold fewer than pageSize results)")
+	fs.IntVar(&c.searchConcurrency, "search-concurrency", api.DefaultSearchConcurrency, "searches answered at once; one more is answered 503 with Retry-After")
+	d := api.DefaultConnLimits
+	fs.IntVar(&c.conn.MaxConnections, "max-connections", d.MaxConnections, "client connections held at once; one more is answered 503 and closed")
+	fs.DurationVar(&c.conn.ReadHeaderTimeout, "read-header-timeout", d.ReadHeaderTimeout, "longest a client may take to send a request's headers")
+	fs.DurationVar(&c.conn.BodyTimeout, "body-timeout", d.BodyTimeout, "longest a client may take to send a request's body, after its headers (else 408)")
+	fs.DurationVar(&c.conn.WriteTimeout, "write-timeout", d.WriteTimeout, "longest a client may take to read a reply, from its first byte (else the connection is closed)")
+	fs.DurationVar(&c.conn.IdleTimeout, "idle-timeout", d.IdleTimeout, "longest an idle keep-alive connection is kept")
 	keylessFlags(fs, &c.keyless)
 	if err := parseWithEnv(fs, args); err != nil {
+		return nil, err
+	}
+	if err := c.checkRanges(); err != nil {
 		return nil, err
 	}
 	c.publicURL = strings.TrimRight(c.publicURL, "/")
@@ -100,6 +114,38 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 		return nil, usageError{err}
 	}
 	return c, nil
+}
+
+// checkRanges refuses a numeric or duration flag outside what the server
+// can work with, naming the flag and its range.
+func (c *serveConfig) checkRanges() error {
+	minInterval := 10 * time.Millisecond
+	if !storage.IsPostgres(c.storage) {
+		minInterval = 100 * time.Millisecond // Tessera's POSIX driver refuses less
+	}
+	return checkRanges(
+		durationIn("checkpoint-interval", c.checkpointInterval, minInterval, time.Hour),
+		durationIn("checkpoint-republish-interval", c.republishInterval, max(c.checkpointInterval, time.Second), 24*time.Hour),
+		intIn("batch-max-size", c.batchMaxSize, 1, 1<<16),
+		durationIn("batch-max-age", c.batchMaxAge, time.Millisecond, time.Minute),
+		durationIn("await-poll", c.awaitPoll, time.Millisecond, 10*time.Second),
+		intIn("pushback-max-outstanding", c.pushbackMaxOutstanding, 1, 1<<24),
+		intIn("max-request-bytes", c.maxRequestBytes, 1<<10, 64<<20),
+		intIn("max-key-bytes", c.limits.MaxKeyBytes, 32, 64<<10),
+		intIn("max-certificate-bytes", c.limits.MaxCertificateBytes, 128, 1<<20),
+		intIn("max-signature-bytes", c.limits.MaxSignatureBytes, 32, 64<<10),
+		durationIn("add-timeout", c.addTimeout, 100*time.Millisecond, 10*time.Minute),
+		durationIn("shutdown-timeout", c.shutdownTimeout, 0, time.Hour),
+		intIn("max-inflight-adds", c.maxInflightAdds, 1, 1<<20),
+		intIn("search-page-bytes", c.searchPageBytes, 16<<10, 64<<20),
+		intIn("search-concurrency", c.searchConcurrency, 1, 4096),
+		intIn("max-connections", c.conn.MaxConnections, 16, maxConnectionsAllowed()),
+		durationIn("read-header-timeout", c.conn.ReadHeaderTimeout, 100*time.Millisecond, 10*time.Minute),
+		durationIn("body-timeout", c.conn.BodyTimeout, 100*time.Millisecond, 10*time.Minute),
+		durationIn("write-timeout", c.conn.WriteTimeout, 100*time.Millisecond, 10*time.Minute),
+		durationIn("idle-timeout", c.conn.IdleTimeout, time.Second, time.Hour),
+		durationIn("ca-validity", c.keyless.caValidity, time.Minute, 7*24*time.Hour),
+	)
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -229,22 +275,23 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 			return nil
 		}, Gatherer: gatherer,
-		OpenAPI: openapi.Spec, Metrics: apiMetrics, Logger: logger,
+		OpenAPI: openapi.Spec, Metrics: apiMetrics, Logger: logger, ConnLimits: cfg.conn,
+		SearchPageBytes: cfg.searchPageBytes, SearchConcurrency: cfg.searchConcurrency,
 		CertLog: kl.CertLog, Services: kl.Mounts, Index: ix,
 	})
-	return runHTTP(ctx, cfg, ln, handler, reg, logs, logger, stdout)
+	return runHTTP(ctx, cfg, api.LimitListener(ln, cfg.conn.MaxConnections, apiMetrics), handler, reg, logs, logger, stdout)
 }
 
 // runHTTP serves until ctx ends, then shuts down gracefully: stop accepting,
 // finish in-flight requests, then drain the log.
 func runHTTP(ctx context.Context, cfg *serveConfig, ln net.Listener, h http.Handler, reg *prometheus.Registry, logs []*mlog.Log, logger *slog.Logger, stdout io.Writer) error {
 	l := logs[0]
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := api.NewHTTPServer(h, cfg.conn)
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
 	var msrv *http.Server
 	if cfg.metricsListen != "" {
-		msrv = &http.Server{Handler: metricsHandler(reg), ReadHeaderTimeout: 10 * time.Second}
+		msrv = api.NewHTTPServer(metricsHandler(reg), cfg.conn)
 		mln, err := net.Listen("tcp", cfg.metricsListen)
 		if err != nil {
 			return fmt.Errorf("listening on %s: %w", cfg.metricsListen, err)
@@ -252,7 +299,7 @@ func runHTTP(ctx context.Context, cfg *serveConfig, ln net.Listener, h http.Hand
 		go func() { errc <- msrv.Serve(mln) }()
 	}
 	logger.Info("serving", "listen", ln.Addr().String(), "public_url", cfg.publicURL,
-		"origin", l.Origin(), "storage", redactURL(cfg.storage))
+		"origin", l.Origin(), "storage", storage.Redact(cfg.storage))
 	fmt.Fprintf(stdout, "mosaicd serving %s on http://%s (origin %s)\n", cfg.publicURL, ln.Addr(), l.Origin())
 
 	select {
@@ -333,7 +380,7 @@ func loadOrCreateKey(cfg *serveConfig, logger *slog.Logger) (crypto.Signer, erro
 }
 
 func fileStorageDir(spec string) (string, bool) {
-	if strings.Contains(spec, "://") {
+	if storage.IsPostgres(spec) {
 		return "", false
 	}
 	return strings.TrimPrefix(spec, "file:"), true
@@ -344,7 +391,7 @@ func bindIdentity(ctx context.Context, store storage.Backend, where, origin stri
 	if err != nil {
 		return err
 	}
-	return storage.BindIdentity(ctx, store, redactURL(where), storage.Identity{Origin: origin, PublicKey: der})
+	return storage.BindIdentity(ctx, store, storage.Redact(where), storage.Identity{Origin: origin, PublicKey: der})
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
@@ -361,18 +408,6 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	default:
 		return nil, fmt.Errorf("--log-format %q: want text or json", format)
 	}
-}
-
-// redactURL hides a password in a storage URL before it is logged.
-func redactURL(s string) string {
-	if i := strings.Index(s, "://"); i >= 0 {
-		if at := strings.LastIndex(s, "@"); at > i {
-			if colon := strings.Index(s[i+3:at], ":"); colon >= 0 {
-				return s[:i+3+colon] + ":xxxxx" + s[at:]
-			}
-		}
-	}
-	return s
 }
 
 // startIndex opens the search index beside the log (PostgreSQL tables in the

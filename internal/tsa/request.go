@@ -26,6 +26,7 @@ const maxNonceBits = 512
 // Refusal reasons, the values of mosaic_tsa_requests_refused_total's label.
 const (
 	reasonTooLarge      = "too_large"
+	reasonSlowBody      = "slow_body"
 	reasonContentType   = "content_type"
 	reasonMalformed     = "malformed"
 	reasonVersion       = "version"
@@ -44,7 +45,7 @@ const (
 	acceptedContentTypes = "application/timestamp-query (a DER TimeStampReq) or application/json"
 )
 
-var allReasons = []string{reasonTooLarge, reasonContentType, reasonMalformed, reasonVersion, reasonHashAlgorithm,
+var allReasons = []string{reasonTooLarge, reasonSlowBody, reasonContentType, reasonMalformed, reasonVersion, reasonHashAlgorithm,
 	reasonDigestLength, reasonNonce, reasonPolicy, reasonExtension, reasonCertExpired}
 
 // refusal says why a request is not granted: the HTTP status, the metric

@@ -169,7 +169,7 @@ func (s *server) addError(w http.ResponseWriter, r *http.Request, err error) {
 			"retrying with the same entry is safe", s.cfg.AddTimeout)
 	case r.Context().Err() != nil:
 		// The client went away; nobody reads this.
-		writeError(w, http.StatusServiceUnavailable, "request cancelled")
+		clientGone(w)
 	default:
 		s.addStoreFailed(err) // logged when such failures start and stop, not each time
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))

@@ -44,7 +44,7 @@ func (s *server) info(w http.ResponseWriter, r *http.Request) {
 	l := s.cfg.Log
 	cp, raw, err := l.Checkpoint(r.Context())
 	if err != nil {
-		s.readError(w, "checkpoint", err)
+		s.readError(w, r, "checkpoint", err)
 		return
 	}
 	pemKey, err := note.MarshalPublicKey(l.PublicKey())

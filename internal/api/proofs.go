@@ -146,9 +146,9 @@ func (s *server) proofError(w http.ResponseWriter, r *http.Request, what string,
 		s.cfg.Logger.Error("serving "+what, "err", err)
 		writeError(w, http.StatusInternalServerError, "%s: the log's stored data does not verify; this is reported", what)
 	case r.Context().Err() != nil:
-		writeError(w, http.StatusServiceUnavailable, "request cancelled")
+		clientGone(w)
 	default:
-		s.readError(w, what, err)
+		s.readError(w, r, what, err)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mosaiclog/mosaic/internal/diskspace"
 	"github.com/mosaiclog/mosaic/internal/index"
 	"github.com/mosaiclog/mosaic/internal/jsonobject"
 )
@@ -185,7 +186,11 @@ func (s *server) searchError(w http.ResponseWriter, r *http.Request, err error) 
 		writeError(w, http.StatusBadRequest, "%s", qe.Error())
 	case r.Context().Err() != nil:
 		// The client went away; nobody reads this.
-		writeError(w, http.StatusServiceUnavailable, "request cancelled")
+		clientGone(w)
+	case errors.Is(err, diskspace.ErrFull):
+		// The index could not open (mosaicd started on a full disk).
+		w.Header().Set("Retry-After", "30")
+		writeError(w, http.StatusServiceUnavailable, "the search index is not available while the disk is full; retry later")
 	case errors.Is(err, context.DeadlineExceeded):
 		writeError(w, http.StatusGatewayTimeout, "the search took longer than %s; narrow it or use a smaller pageSize", searchTimeout)
 	default:

@@ -35,7 +35,7 @@ func (s *server) certLogTile(w http.ResponseWriter, r *http.Request) {
 func (s *server) serveCheckpoint(w http.ResponseWriter, r *http.Request, l *mlog.Log) {
 	_, raw, err := l.Checkpoint(r.Context())
 	if err != nil {
-		s.readError(w, "checkpoint", err)
+		s.readError(w, r, "checkpoint", err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -57,7 +57,7 @@ func (s *server) serveTile(w http.ResponseWriter, r *http.Request, l *mlog.Log) 
 		data, err = l.ReadTile(r.Context(), res.level, res.index, res.width)
 	}
 	if err != nil {
-		s.readError(w, "tile/"+rest, err)
+		s.readError(w, r, "tile/"+rest, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
@@ -101,7 +101,11 @@ func parseTilePath(rest string) (tileResource, error) {
 
 var errNotCanonical = errors.New("not in canonical form (decimal without leading zeros, index in x-prefixed 3-digit groups)")
 
-func (s *server) readError(w http.ResponseWriter, what string, err error) {
+func (s *server) readError(w http.ResponseWriter, r *http.Request, what string, err error) {
+	if r.Context().Err() != nil {
+		clientGone(w)
+		return
+	}
 	if errors.Is(err, mlog.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "%s does not exist (yet)", what)
 		return

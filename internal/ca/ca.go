@@ -30,6 +30,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/mosaiclog/mosaic/internal/outage"
 	"log/slog"
 	"time"
 
@@ -120,6 +121,10 @@ type CA struct {
 	maxBody  int64
 	now      func() time.Time
 	logger   *slog.Logger
+	// failures logs deferred requests (503) with repeats collapsed: while
+	// the certificate log's store is down every request fails alike. A
+	// failure of the CA itself (500) is always logged, on logger.
+	failures *slog.Logger
 	metrics  *Metrics
 }
 
@@ -169,6 +174,7 @@ func New(cfg Config) (*CA, error) {
 		maxBody:  cfg.MaxRequestBytes,
 		now:      cfg.Now,
 		logger:   cfg.Logger,
+		failures: slog.New(outage.Collapse(cfg.Logger.Handler(), outage.DefaultQuiet)),
 		metrics:  cfg.Metrics,
 	}
 	for _, c := range cfg.Chain {

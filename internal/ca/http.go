@@ -72,7 +72,7 @@ func (ca *CA) serveSigningCert(w http.ResponseWriter, r *http.Request) {
 			ca.logger.Error("certificate request failed", "err", ref.cause)
 		case http.StatusServiceUnavailable:
 			if ref.cause != nil {
-				ca.logger.Warn("certificate request deferred", "err", ref.cause)
+				ca.failures.Warn("certificate request deferred", "err", ref.cause)
 			}
 			w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 		}

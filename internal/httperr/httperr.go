@@ -22,6 +22,11 @@ type Body struct {
 	Details []any  `json:"details"`
 }
 
+// StatusClientClosed is the status recorded for a request whose client
+// went away before its answer (nginx's 499): no client reads it, and it
+// keeps such requests out of the 5xx counts.
+const StatusClientClosed = 499
+
 // GRPCCode maps an HTTP status to the gRPC code grpc-gateway would have
 // produced it from, so clients written for Rekor v2 see the same codes.
 func GRPCCode(status int) int {
@@ -42,6 +47,8 @@ func GRPCCode(status int) int {
 		return 8 // ResourceExhausted
 	case http.StatusServiceUnavailable:
 		return 14 // Unavailable
+	case StatusClientClosed:
+		return 1 // Canceled
 	case http.StatusGatewayTimeout, http.StatusRequestTimeout:
 		return 4 // DeadlineExceeded
 	default:

@@ -88,6 +88,11 @@ var DefaultConfig = Config{
 	ProgressInterval:    5 * time.Second,
 }
 
+// maxClients bounds the clients of one soak, attackers included: enough to
+// replay the 5,000-connection slow-body attack, and no more (each client
+// holds a descriptor here and one in mosaicd).
+const maxClients = 6000
+
 func (c *Config) validate() error {
 	switch {
 	case c.Duration <= 0:
@@ -106,8 +111,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("slow interval %s: want a positive duration", c.SlowInterval)
 	case c.NeverReadingClients > 0 && c.NeverReadingHold <= 0:
 		return fmt.Errorf("never-reading hold %s: want a positive duration", c.NeverReadingHold)
-	case c.MalformedClients+c.SlowClients+c.NeverReadingClients+c.Adders > 1000:
-		return errors.New("more than 1000 clients: the soak is bounded on purpose")
+	case c.MalformedClients+c.SlowClients+c.NeverReadingClients+c.Adders > maxClients:
+		return fmt.Errorf("more than %d clients: the soak is bounded on purpose", maxClients)
 	}
 	return nil
 }

@@ -20,9 +20,9 @@ import (
 	"github.com/mosaiclog/mosaic/internal/entry"
 	"github.com/mosaiclog/mosaic/internal/index"
 	"github.com/mosaiclog/mosaic/internal/keyless"
-	mlog "github.com/mosaiclog/mosaic/internal/log"
 	"github.com/mosaiclog/mosaic/internal/outage"
 	"github.com/mosaiclog/mosaic/internal/storage"
+	"github.com/mosaiclog/mosaic/internal/tlog"
 	"github.com/mosaiclog/mosaic/openapi"
 	"github.com/mosaiclog/mosaic/pkg/note"
 	"github.com/prometheus/client_golang/prometheus"
@@ -74,7 +74,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.DurationVar(&c.batchMaxAge, "batch-max-age", 20*time.Millisecond, "longest an entry waits for its batch to fill")
 	fs.DurationVar(&c.awaitPoll, "await-poll", 10*time.Millisecond, "how often waiting adds look for a new checkpoint")
 	fs.UintVar(&c.pushbackMaxOutstanding, "pushback-max-outstanding", 4096, "sequenced-but-unintegrated entries before adds get 503")
-	fs.UintVar(&c.maxInflightAdds, "max-inflight-adds", mlog.DefaultMaxInflightAdds, "adds in progress at once, on any storage; one more is answered 503 with Retry-After at once")
+	fs.UintVar(&c.maxInflightAdds, "max-inflight-adds", tlog.DefaultMaxInflightAdds, "adds in progress at once, on any storage; one more is answered 503 with Retry-After at once")
 	fs.Int64Var(&c.maxRequestBytes, "max-request-bytes", 64<<10, "largest accepted write request body")
 	fs.IntVar(&c.limits.MaxKeyBytes, "max-key-bytes", entry.DefaultLimits.MaxKeyBytes, "largest accepted DER public key")
 	fs.IntVar(&c.limits.MaxCertificateBytes, "max-certificate-bytes", entry.DefaultLimits.MaxCertificateBytes, "largest accepted DER certificate")
@@ -203,14 +203,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	logMetrics, apiMetrics := mlog.NewMetrics(), api.NewMetrics()
+	logMetrics, apiMetrics := tlog.NewMetrics(), api.NewMetrics()
 	reg.MustRegister(logMetrics.Collectors()...)
 	reg.MustRegister(apiMetrics.Collectors()...)
 
 	// The log outlives ctx: on a signal it must still drain in-flight adds.
 	logCtx, stopLog := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopLog()
-	logConfig := mlog.Config{
+	logConfig := tlog.Config{
 		BatchMaxSize: cfg.batchMaxSize, BatchMaxAge: cfg.batchMaxAge,
 		CheckpointInterval: cfg.checkpointInterval, CheckpointRepublishInterval: cfg.republishInterval,
 		AwaitPoll: cfg.awaitPoll, PushbackMaxOutstanding: cfg.pushbackMaxOutstanding,
@@ -229,7 +229,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		mainConfig.Dedup = dedup
 	}
 	mainConfig.Space = store.Space()
-	l, err := mlog.New(logCtx, store.Driver(), mainConfig)
+	l, err := tlog.New(logCtx, store.Driver(), mainConfig)
 	if err != nil {
 		return err
 	}
@@ -254,7 +254,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer kl.Close()
-	logs := []*mlog.Log{l}
+	logs := []*tlog.Log{l}
 	stores := []storage.Backend{store}
 	if kl.CertLog != nil {
 		logs = append(logs, kl.CertLog)
@@ -284,7 +284,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // runHTTP serves until ctx ends, then shuts down gracefully: stop accepting,
 // finish in-flight requests, then drain the log.
-func runHTTP(ctx context.Context, cfg *serveConfig, ln net.Listener, h http.Handler, reg *prometheus.Registry, logs []*mlog.Log, logger *slog.Logger, stdout io.Writer) error {
+func runHTTP(ctx context.Context, cfg *serveConfig, ln net.Listener, h http.Handler, reg *prometheus.Registry, logs []*tlog.Log, logger *slog.Logger, stdout io.Writer) error {
 	l := logs[0]
 	srv := api.NewHTTPServer(h, cfg.conn)
 	errc := make(chan error, 2)
@@ -414,7 +414,7 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 // same database, or a Badger store in the data directory) and follows the
 // log into it until logCtx ends. The returned func stops it and closes its
 // store.
-func startIndex(logCtx context.Context, cfg *serveConfig, store storage.Backend, l *mlog.Log, reg *prometheus.Registry, logger *slog.Logger) (*index.Index, func(), error) {
+func startIndex(logCtx context.Context, cfg *serveConfig, store storage.Backend, l *tlog.Log, reg *prometheus.Registry, logger *slog.Logger) (*index.Index, func(), error) {
 	if !cfg.searchIndex {
 		return nil, func() {}, nil
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/mosaiclog/mosaic/internal/diskspace"
 	"github.com/mosaiclog/mosaic/internal/entry"
 	"github.com/mosaiclog/mosaic/internal/httperr"
-	mlog "github.com/mosaiclog/mosaic/internal/log"
+	"github.com/mosaiclog/mosaic/internal/tlog"
 	v1 "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	rekorpb "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -139,8 +139,8 @@ func (s *server) entryError(w http.ResponseWriter, err error) {
 }
 
 func (s *server) addError(w http.ResponseWriter, r *http.Request, err error) {
-	var unpublished *mlog.UnpublishedError
-	var inflight *mlog.InflightLimitError
+	var unpublished *tlog.UnpublishedError
+	var inflight *tlog.InflightLimitError
 	var full *diskspace.FullError
 	switch {
 	case errors.As(err, &unpublished) && r.Context().Err() == nil:
@@ -158,10 +158,10 @@ func (s *server) addError(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusInsufficientStorage, "the log's disk is full: %s has %s left for writes, below the "+
 			"reserve of %s; writing resumes by itself once space is freed, and reads are served meanwhile; "+
 			"retrying with the same entry later is safe", full.Path, diskspace.FormatBytes(full.Available), diskspace.FormatBytes(full.Reserve))
-	case errors.Is(err, mlog.ErrPushback):
+	case errors.Is(err, tlog.ErrPushback):
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 		writeError(w, http.StatusServiceUnavailable, "the log is at capacity (%v); retry after %d s", err, retryAfterSeconds)
-	case errors.Is(err, mlog.ErrShuttingDown):
+	case errors.Is(err, tlog.ErrShuttingDown):
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 		writeError(w, http.StatusServiceUnavailable, "the server is shutting down; retry against another instance")
 	case errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil:
@@ -179,7 +179,7 @@ func (s *server) addError(w http.ResponseWriter, r *http.Request, err error) {
 
 // logEntry builds the TransparencyLogEntry Rekor v2 returns: no integrated
 // time and no inclusion promise; trust comes from the proof and checkpoint.
-func (s *server) logEntry(e *entry.Entry, a *mlog.Added) *rekorpb.TransparencyLogEntry {
+func (s *server) logEntry(e *entry.Entry, a *tlog.Added) *rekorpb.TransparencyLogEntry {
 	return &rekorpb.TransparencyLogEntry{
 		LogIndex:    int64(a.Index),
 		LogId:       &v1.LogId{KeyId: s.cfg.Log.LogID()},

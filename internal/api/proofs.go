@@ -15,7 +15,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/mosaiclog/mosaic/internal/entry"
-	mlog "github.com/mosaiclog/mosaic/internal/log"
+	"github.com/mosaiclog/mosaic/internal/tlog"
 	v1 "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	rekorpb "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	"google.golang.org/protobuf/proto"
@@ -85,7 +85,7 @@ func (s *server) inclusionProof(w http.ResponseWriter, r *http.Request) {
 	s.writeProto(w, inclusionProofPB(p), cache)
 }
 
-func inclusionProofPB(p *mlog.InclusionProof) *rekorpb.InclusionProof {
+func inclusionProofPB(p *tlog.InclusionProof) *rekorpb.InclusionProof {
 	pb := &rekorpb.InclusionProof{
 		LogIndex: int64(p.Index),
 		RootHash: p.Root,
@@ -138,11 +138,11 @@ func (s *server) consistencyProof(w http.ResponseWriter, r *http.Request) {
 // 404 for an entry, 400 for a proof), an integrity failure is the server's
 // (500).
 func (s *server) proofError(w http.ResponseWriter, r *http.Request, what string, rangeStatus int, err error) {
-	var rng *mlog.RangeError
+	var rng *tlog.RangeError
 	switch {
 	case errors.As(err, &rng):
 		writeError(w, rangeStatus, "%v", rng)
-	case errors.Is(err, mlog.ErrIntegrity):
+	case errors.Is(err, tlog.ErrIntegrity):
 		s.cfg.Logger.Error("serving "+what, "err", err)
 		writeError(w, http.StatusInternalServerError, "%s: the log's stored data does not verify; this is reported", what)
 	case r.Context().Err() != nil:

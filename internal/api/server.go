@@ -17,14 +17,14 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/mosaiclog/mosaic/internal/entry"
 	"github.com/mosaiclog/mosaic/internal/index"
-	mlog "github.com/mosaiclog/mosaic/internal/log"
+	"github.com/mosaiclog/mosaic/internal/tlog"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Config is everything the HTTP layer needs.
 type Config struct {
-	Log     *mlog.Log
+	Log     *tlog.Log
 	Decoder *entry.Decoder
 	// MaxRequestBytes bounds a write request's body.
 	MaxRequestBytes int64
@@ -44,7 +44,7 @@ type Config struct {
 	// CertLog, when set, is the certificate log the CA appends every
 	// precertificate to; its checkpoint and tiles are served under
 	// /api/v2/certlog.
-	CertLog *mlog.Log
+	CertLog *tlog.Log
 	// Services mount further routes (CA, TSA, development OIDC issuer,
 	// client configuration) on the same router, behind the same metrics
 	// and panic recovery.

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/go-chi/chi/v5"
-	mlog "github.com/mosaiclog/mosaic/internal/log"
+	"github.com/mosaiclog/mosaic/internal/tlog"
 	"github.com/transparency-dev/tessera/api/layout"
 )
 
@@ -32,7 +32,7 @@ func (s *server) certLogTile(w http.ResponseWriter, r *http.Request) {
 	s.serveTile(w, r, s.cfg.CertLog)
 }
 
-func (s *server) serveCheckpoint(w http.ResponseWriter, r *http.Request, l *mlog.Log) {
+func (s *server) serveCheckpoint(w http.ResponseWriter, r *http.Request, l *tlog.Log) {
 	_, raw, err := l.Checkpoint(r.Context())
 	if err != nil {
 		s.readError(w, r, "checkpoint", err)
@@ -43,7 +43,7 @@ func (s *server) serveCheckpoint(w http.ResponseWriter, r *http.Request, l *mlog
 	_, _ = w.Write(raw)
 }
 
-func (s *server) serveTile(w http.ResponseWriter, r *http.Request, l *mlog.Log) {
+func (s *server) serveTile(w http.ResponseWriter, r *http.Request, l *tlog.Log) {
 	rest := chi.URLParam(r, "*")
 	res, err := parseTilePath(rest)
 	if err != nil {
@@ -106,7 +106,7 @@ func (s *server) readError(w http.ResponseWriter, r *http.Request, what string, 
 		clientGone(w)
 		return
 	}
-	if errors.Is(err, mlog.ErrNotFound) {
+	if errors.Is(err, tlog.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "%s does not exist (yet)", what)
 		return
 	}

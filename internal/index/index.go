@@ -39,7 +39,7 @@ import (
 	"github.com/transparency-dev/tessera/api/layout"
 )
 
-// Source is the log an index follows; *internal/log.Log is one.
+// Source is the log an index follows; *internal/tlog.Log is one.
 type Source interface {
 	// Checkpoint returns the latest published checkpoint, verified. An
 	// error wrapping os.ErrNotExist means none is published yet.

@@ -16,10 +16,10 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/mosaiclog/mosaic/internal/ca"
-	mlog "github.com/mosaiclog/mosaic/internal/log"
 	"github.com/mosaiclog/mosaic/internal/oidc"
 	"github.com/mosaiclog/mosaic/internal/pki"
 	"github.com/mosaiclog/mosaic/internal/storage"
+	"github.com/mosaiclog/mosaic/internal/tlog"
 	"github.com/mosaiclog/mosaic/internal/trustroot"
 	"github.com/mosaiclog/mosaic/internal/tsa"
 	"github.com/mosaiclog/mosaic/pkg/note"
@@ -55,7 +55,7 @@ type Config struct {
 	// CertLog templates its batching and publication settings.
 	Storage        string
 	StorageOptions storage.Options
-	CertLog        mlog.Config
+	CertLog        tlog.Config
 
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
@@ -66,7 +66,7 @@ type Services struct {
 	// Mounts add the services' routes to the HTTP router.
 	Mounts []func(chi.Router)
 	// CertLog and CertStore are the certificate log (nil without the CA).
-	CertLog   *mlog.Log
+	CertLog   *tlog.Log
 	CertStore storage.Backend
 	// TrustedRoot and SigningConfig are served at /api/v2/trustedRoot and
 	// /api/v2/signingConfig.
@@ -81,7 +81,7 @@ func (s *Services) Close() {
 }
 
 // certLogAppender adapts the certificate log to the CA.
-type certLogAppender struct{ l *mlog.Log }
+type certLogAppender struct{ l *tlog.Log }
 
 func (a certLogAppender) AppendPrecertificate(ctx context.Context, der []byte) (uint64, error) {
 	added, err := a.l.Add(ctx, der, nil)
@@ -246,8 +246,8 @@ func (s *Services) openCertLog(ctx, logCtx context.Context, cfg Config, key cryp
 	lc.Antispam, lc.AntispamInMemory, lc.Dedup = nil, 1024, nil
 	lc.Space = store.Space()
 	lc.Logger = cfg.Logger.With("log", CertLogID)
-	lc.Metrics = mlog.NewMetrics() // the main log's metrics names are taken
-	l, err := mlog.New(logCtx, store.Driver(), lc)
+	lc.Metrics = tlog.NewMetrics() // the main log's metrics names are taken
+	l, err := tlog.New(logCtx, store.Driver(), lc)
 	if err != nil {
 		return err
 	}

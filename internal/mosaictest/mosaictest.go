@@ -22,10 +22,10 @@ import (
 	"github.com/mosaiclog/mosaic/internal/entry"
 	"github.com/mosaiclog/mosaic/internal/index"
 	"github.com/mosaiclog/mosaic/internal/keyless"
-	mlog "github.com/mosaiclog/mosaic/internal/log"
 	"github.com/mosaiclog/mosaic/internal/pgtest"
 	"github.com/mosaiclog/mosaic/internal/pki"
 	"github.com/mosaiclog/mosaic/internal/storage"
+	"github.com/mosaiclog/mosaic/internal/tlog"
 	"github.com/mosaiclog/mosaic/openapi"
 	"github.com/mosaiclog/mosaic/pkg/note"
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,7 +41,7 @@ type Log struct {
 	Origin string
 	Key    crypto.Signer
 	LogID  []byte
-	Log    *mlog.Log
+	Log    *tlog.Log
 	Store  storage.Backend
 	Dir    string
 	// DatabaseURL is the PostgreSQL database holding the log, if any.
@@ -159,10 +159,10 @@ func NewLog(t testing.TB, opts Options) *Log {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	lm, am := mlog.NewMetrics(), api.NewMetrics()
+	lm, am := tlog.NewMetrics(), api.NewMetrics()
 	reg.MustRegister(lm.Collectors()...)
 	reg.MustRegister(am.Collectors()...)
-	lc := mlog.Config{
+	lc := tlog.Config{
 		Origin: origin, Key: opts.Key,
 		BatchMaxSize: 256, BatchMaxAge: 10 * time.Millisecond,
 		CheckpointInterval: 100 * time.Millisecond, CheckpointRepublishInterval: time.Minute,
@@ -176,7 +176,7 @@ func NewLog(t testing.TB, opts Options) *Log {
 	if dedup != nil {
 		lc.Dedup = dedup
 	}
-	l, err := mlog.New(ctx, store.Driver(), lc)
+	l, err := tlog.New(ctx, store.Driver(), lc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func NewLog(t testing.TB, opts Options) *Log {
 		if opts.Store == "postgres" {
 			kc.Storage = dbURL
 		}
-		kc.CertLog = mlog.Config{BatchMaxSize: 256, BatchMaxAge: 10 * time.Millisecond,
+		kc.CertLog = tlog.Config{BatchMaxSize: 256, BatchMaxAge: 10 * time.Millisecond,
 			CheckpointInterval: 100 * time.Millisecond, CheckpointRepublishInterval: time.Minute,
 			AwaitPoll: 5 * time.Millisecond, PushbackMaxOutstanding: 4096}
 	}
@@ -236,7 +236,7 @@ func NewLog(t testing.TB, opts Options) *Log {
 
 // startIndex runs a search index over l when opts ask for one; stop ends it
 // and closes its store.
-func startIndex(t testing.TB, ctx context.Context, opts Options, store storage.Backend, l *mlog.Log, reg *prometheus.Registry) (ix *index.Index, stop func()) {
+func startIndex(t testing.TB, ctx context.Context, opts Options, store storage.Backend, l *tlog.Log, reg *prometheus.Registry) (ix *index.Index, stop func()) {
 	if !opts.Index {
 		return nil, func() {}
 	}

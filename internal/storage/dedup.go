@@ -11,7 +11,7 @@ import (
 
 // Dedup is a persistent map from an entry's identity to its log index, for
 // backends whose driver does not deduplicate by itself. It has the method
-// set of internal/log's Deduplicator, whose doc states the contract.
+// set of internal/tlog's Deduplicator, whose doc states the contract.
 type Dedup interface {
 	Lookup(ctx context.Context, identity []byte) (index uint64, ok bool, err error)
 	Record(ctx context.Context, identity []byte, index uint64) error

@@ -1,4 +1,4 @@
-package log_test
+package tlog_test
 
 import (
 	"bytes"
@@ -11,8 +11,8 @@ import (
 	"sync"
 	"testing"
 
-	mlog "github.com/mosaiclog/mosaic/internal/log"
 	"github.com/mosaiclog/mosaic/internal/mosaictest"
+	"github.com/mosaiclog/mosaic/internal/tlog"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -37,7 +37,7 @@ type filledLog struct {
 }
 
 // fill appends n distinct leaves concurrently and returns them by index.
-func fill(t testing.TB, l *mlog.Log, n int) [][]byte {
+func fill(t testing.TB, l *tlog.Log, n int) [][]byte {
 	t.Helper()
 	leaves := make([][]byte, n)
 	var (
@@ -252,11 +252,11 @@ func TestRangeErrors(t *testing.T) {
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) {
 			err := call()
-			var rng *mlog.RangeError
+			var rng *tlog.RangeError
 			if !errors.As(err, &rng) || rng.Latest != 5 {
 				t.Fatalf("error %v, want a *RangeError with Latest 5", err)
 			}
-			if errors.Is(err, mlog.ErrIntegrity) {
+			if errors.Is(err, tlog.ErrIntegrity) {
 				t.Errorf("a range error is not an integrity failure: %v", err)
 			}
 		})
@@ -284,7 +284,7 @@ func TestEntryIntegrityFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	leaf, p, err := l.Log.Entry(context.Background(), 2)
-	if !errors.Is(err, mlog.ErrIntegrity) || leaf != nil || p != nil {
+	if !errors.Is(err, tlog.ErrIntegrity) || leaf != nil || p != nil {
 		t.Fatalf("Entry over a forged bundle = %q, %v, %v; want an integrity failure", leaf, p, err)
 	}
 	if n := integrityFailures(t, l.Registry); n != 1 {
@@ -308,7 +308,7 @@ func FuzzProofs(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, a, b uint64) {
 		p, err := l.Log.InclusionProof(t.Context(), a, b)
-		var rng *mlog.RangeError
+		var rng *tlog.RangeError
 		switch {
 		case b != 0 && (a >= b || b > 600), b == 0 && a >= 600:
 			if !errors.As(err, &rng) {

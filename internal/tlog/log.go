@@ -1,4 +1,4 @@
-// Package log is Mosaic's transparency log service over Tessera.
+// Package tlog is Mosaic's transparency log service over Tessera.
 //
 // It owns the Tessera appender lifecycle (batching, antispam, checkpoint
 // signing) and answers the questions the HTTP layer asks: add this leaf and
@@ -9,7 +9,7 @@
 // made the entry durable and a checkpoint covering it has been published, so
 // an acknowledged entry survives a crash of this process. Proofs are computed
 // from the same tiles any tlog-tiles client reads, never from a second copy.
-package log
+package tlog
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package log_test
+package tlog_test
 
 import (
 	"context"
@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	mlog "github.com/mosaiclog/mosaic/internal/log"
 	"github.com/mosaiclog/mosaic/internal/mosaictest"
 	"github.com/mosaiclog/mosaic/internal/storage"
+	"github.com/mosaiclog/mosaic/internal/tlog"
 	"github.com/mosaiclog/mosaic/pkg/note"
 )
 
@@ -31,7 +31,7 @@ func (f *fakeSpace) Measure() error { return f.Check() }
 // fullDedup is a dedup map that, like the POSIX store's, cannot be used
 // while the disk is full (before it is opened, reads included).
 type fullDedup struct {
-	mlog.Deduplicator
+	tlog.Deduplicator
 	space *fakeSpace
 }
 
@@ -65,7 +65,7 @@ func (d fullDedup) RecordScanned(ctx context.Context, from uint64, ids [][]byte)
 
 // openGuarded runs a log with its dedup map on the POSIX store in dir,
 // behind space, until stop.
-func openGuarded(t *testing.T, dir string, key crypto.Signer, space *fakeSpace) (l *mlog.Log, stop func()) {
+func openGuarded(t *testing.T, dir string, key crypto.Signer, space *fakeSpace) (l *tlog.Log, stop func()) {
 	t.Helper()
 	mosaictest.QuietTessera()
 	store, err := storage.OpenPosix(t.Context(), dir)
@@ -76,7 +76,7 @@ func openGuarded(t *testing.T, dir string, key crypto.Signer, space *fakeSpace) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err = mlog.New(context.WithoutCancel(t.Context()), store.Driver(), mlog.Config{
+	l, err = tlog.New(context.WithoutCancel(t.Context()), store.Driver(), tlog.Config{
 		Origin: "space.test", Key: key,
 		BatchMaxSize: 64, BatchMaxAge: 5 * time.Millisecond,
 		CheckpointInterval: 100 * time.Millisecond, CheckpointRepublishInterval: time.Minute,
@@ -165,7 +165,7 @@ func TestStartOnFullDisk(t *testing.T) {
 			}
 			break
 		}
-		if !errors.Is(err, mlog.ErrPushback) {
+		if !errors.Is(err, tlog.ErrPushback) {
 			t.Fatalf("add while deduplication catches up: %v, want pushback", err)
 		}
 		if time.Now().After(deadline) {

@@ -1,4 +1,4 @@
-package log_test
+package tlog_test
 
 import (
 	"bytes"
@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/mosaiclog/mosaic/internal/entry"
-	mlog "github.com/mosaiclog/mosaic/internal/log"
 	"github.com/mosaiclog/mosaic/internal/mosaictest"
+	"github.com/mosaiclog/mosaic/internal/tlog"
 )
 
 // twinLeaves returns the leaves of a high-S ECDSA P-256 entry and of its
@@ -31,7 +31,7 @@ func twinLeaves(t *testing.T, artifact string) (leaf, twin, id []byte) {
 	return a.Body, b.Body, a.Identity
 }
 
-func addID(t *testing.T, l *mlog.Log, leaf, id []byte) *mlog.Added {
+func addID(t *testing.T, l *tlog.Log, leaf, id []byte) *tlog.Added {
 	t.Helper()
 	a, err := l.Add(t.Context(), leaf, id)
 	if err != nil {
@@ -69,7 +69,7 @@ func TestTwinIsDuplicate(t *testing.T) {
 		l, _ := openPosixWith(t, t.TempDir(), true, entry.LeafIdentity)
 		leaf, twin, id := twinLeaves(t, "concurrently")
 		const n = 40
-		added := make([]*mlog.Added, n)
+		added := make([]*tlog.Added, n)
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Go(func() {
@@ -128,7 +128,7 @@ func TestLegacyIdentity(t *testing.T) {
 
 // checkTwin checks that again, the answer to a twin of the entry first
 // added (leaf), names first's index and proves first's leaf.
-func checkTwin(t *testing.T, first, again *mlog.Added, leaf []byte) {
+func checkTwin(t *testing.T, first, again *tlog.Added, leaf []byte) {
 	t.Helper()
 	if first.Duplicate {
 		t.Errorf("the first add was a duplicate")
@@ -141,7 +141,7 @@ func checkTwin(t *testing.T, first, again *mlog.Added, leaf []byte) {
 	}
 }
 
-func checkSize(t *testing.T, l *mlog.Log, want uint64) {
+func checkSize(t *testing.T, l *tlog.Log, want uint64) {
 	t.Helper()
 	cp, _, err := l.Checkpoint(t.Context())
 	if err != nil {

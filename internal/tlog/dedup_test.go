@@ -1,4 +1,4 @@
-package log_test
+package tlog_test
 
 import (
 	"context"
@@ -8,22 +8,22 @@ import (
 	"testing"
 	"time"
 
-	mlog "github.com/mosaiclog/mosaic/internal/log"
 	"github.com/mosaiclog/mosaic/internal/mosaictest"
 	"github.com/mosaiclog/mosaic/internal/storage"
+	"github.com/mosaiclog/mosaic/internal/tlog"
 	"github.com/mosaiclog/mosaic/pkg/note"
 )
 
 // openPosix runs a log on the POSIX store in dir until the test (or the
 // returned stop) ends it. withDedup installs the store's dedup map, as
 // mosaicd does.
-func openPosix(t *testing.T, dir string, withDedup bool) (*mlog.Log, func()) {
+func openPosix(t *testing.T, dir string, withDedup bool) (*tlog.Log, func()) {
 	t.Helper()
 	return openPosixWith(t, dir, withDedup, nil)
 }
 
 // openPosixWith is openPosix with identity as the log's Config.Identity.
-func openPosixWith(t *testing.T, dir string, withDedup bool, identity func([]byte) []byte) (*mlog.Log, func()) {
+func openPosixWith(t *testing.T, dir string, withDedup bool, identity func([]byte) []byte) (*tlog.Log, func()) {
 	t.Helper()
 	mosaictest.QuietTessera()
 	ctx := t.Context()
@@ -39,7 +39,7 @@ func openPosixWith(t *testing.T, dir string, withDedup bool, identity func([]byt
 		key = k
 	}
 	dedupKeys[dir] = key
-	cfg := mlog.Config{
+	cfg := tlog.Config{
 		Origin: "dedup.test", Key: key,
 		BatchMaxSize: 64, BatchMaxAge: 5 * time.Millisecond,
 		CheckpointInterval: 100 * time.Millisecond, CheckpointRepublishInterval: time.Minute,
@@ -53,7 +53,7 @@ func openPosixWith(t *testing.T, dir string, withDedup bool, identity func([]byt
 		}
 		cfg.Dedup = d
 	}
-	l, err := mlog.New(context.WithoutCancel(ctx), store.Driver(), cfg)
+	l, err := tlog.New(context.WithoutCancel(ctx), store.Driver(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func openPosixWith(t *testing.T, dir string, withDedup bool, identity func([]byt
 // dedupKeys keeps a directory's log key across reopens (tests run serially).
 var dedupKeys = map[string]crypto.Signer{}
 
-func add(t *testing.T, l *mlog.Log, leaf string) *mlog.Added {
+func add(t *testing.T, l *tlog.Log, leaf string) *tlog.Added {
 	t.Helper()
 	a, err := l.Add(t.Context(), []byte(leaf), nil)
 	if err != nil {
@@ -104,7 +104,7 @@ func TestDedupSurvivesRestart(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			l, stop := openPosix(t, dir, tc.firstRunDedup)
-			first := make([]*mlog.Added, 300) // more than one entry bundle
+			first := make([]*tlog.Added, 300) // more than one entry bundle
 			var wg sync.WaitGroup
 			for i := range first {
 				wg.Go(func() {

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/transparency-dev/formats/log"
+	"strconv"
+	"strings"
+
+	"github.com/mosaiclog/mosaic/pkg/note"
 	fnote "github.com/transparency-dev/formats/note"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -25,15 +28,16 @@ type Checkpoint struct {
 
 // VerifyCheckpoint verifies a signed checkpoint (a C2SP signed note) from
 // the log l: l's key must have signed it under l's Origin. Its errors have
-// Check CheckCheckpointSignature.
+// Check CheckCheckpointSignature; one for a checkpoint of another origin
+// wraps a *note.OriginError that names both.
 func (l *TransparencyLog) VerifyCheckpoint(signed []byte) (*Checkpoint, error) {
 	v, err := l.noteVerifier()
 	if err != nil {
 		return nil, fail(CheckCheckpointSignature, "log %s: %w", l.Origin, err)
 	}
-	cp, _, _, err := log.ParseCheckpoint(signed, l.Origin, v)
+	cp, err := note.VerifyCheckpoint(signed, l.Origin, v)
 	if err != nil {
-		return nil, fail(CheckCheckpointSignature, "the checkpoint is not signed by log %s's key: %w", l.Origin, err)
+		return nil, &Error{Check: CheckCheckpointSignature, Err: err}
 	}
 	return &Checkpoint{Origin: cp.Origin, Size: cp.Size, Hash: cp.Hash, Note: signed, Log: l}, nil
 }
@@ -53,10 +57,20 @@ func (tr *TrustedRoot) VerifyCheckpoint(signed []byte) (*Checkpoint, error) {
 		}
 		errs = append(errs, err)
 	}
-	if len(errs) == 0 {
-		return nil, fail(CheckCheckpointSignature, "no trusted tlog has origin %q", origin)
+	switch {
+	case len(errs) > 0:
+		return nil, &Error{Check: CheckCheckpointSignature, Err: errors.Join(errs...)}
+	case len(tr.Tlogs) == 0:
+		return nil, fail(CheckCheckpointSignature, "the trusted root lists no transparency log")
+	case len(tr.Tlogs) == 1:
+		return tr.Tlogs[0].VerifyCheckpoint(signed) // names both origins
 	}
-	return nil, &Error{Check: CheckCheckpointSignature, Err: errors.Join(errs...)}
+	origins := make([]string, len(tr.Tlogs))
+	for i, l := range tr.Tlogs {
+		origins[i] = strconv.Quote(l.Origin)
+	}
+	return nil, fail(CheckCheckpointSignature, "the checkpoint is signed for origin %q, but the trusted root's logs have origins %s",
+		origin, strings.Join(origins, ", "))
 }
 
 // VerifyConsistency checks that newer extends older: both are checkpoints

@@ -3,6 +3,7 @@ package verify_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/mosaiclog/mosaic/internal/mosaictest"
+	"github.com/mosaiclog/mosaic/pkg/note"
 	"github.com/mosaiclog/mosaic/pkg/verify"
 	"github.com/transparency-dev/tessera/client"
 )
@@ -150,6 +152,13 @@ func TestTrustedRootVerifyCheckpoint(t *testing.T) {
 			_, err := e.tr.VerifyCheckpoint([]byte(bad))
 			wantCheck(t, err, verify.CheckCheckpointSignature)
 		})
+	}
+	// A checkpoint of another origin names both, not a signature failure.
+	_, err := e.tr.VerifyCheckpoint([]byte(strings.Replace(cp, e.log.Origin, "log.example.com", 1)))
+	want := fmt.Sprintf(`checkpoint signature: the checkpoint is signed for origin "log.example.com", you asked for %q`, e.log.Origin)
+	var oe *note.OriginError
+	if err == nil || err.Error() != want || !errors.As(err, &oe) {
+		t.Errorf("other origin: %v, want %q", err, want)
 	}
 }
 

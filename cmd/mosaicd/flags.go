@@ -1,23 +1,25 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+
+	"github.com/mosaiclog/mosaic/internal/cmdline"
 )
 
-// newFlagSet returns a flag set whose usage lists each flag's environment
+// newFlagSet returns the flag set of 'mosaicd name'. Its usage, printed
+// only on -h or --help, lists each flag as --flag with its environment
 // variable.
 func newFlagSet(name string, out io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs := flag.NewFlagSet("mosaicd "+name, flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.Usage = func() {
 		fmt.Fprintf(out, "usage: mosaicd %s [flags]\n\nflags (environment variable in brackets):\n", name)
-		fs.VisitAll(func(f *flag.Flag) {
-			fmt.Fprintf(out, "  --%s [%s]\n    \t%s (default %q)\n", f.Name, envName(f.Name), f.Usage, f.DefValue)
-		})
+		cmdline.PrintFlags(out, fs, envName)
 	}
 	return fs
 }
@@ -27,10 +29,11 @@ func envName(flagName string) string {
 }
 
 // parseWithEnv parses args, first taking each flag not given on the command
-// line from its environment variable.
+// line from its environment variable. A mistake is a usageError holding a
+// short message (the nearest flag, how to see them all), not the usage.
 func parseWithEnv(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
+	if err := cmdline.Parse(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return usageError{err}

@@ -4,6 +4,7 @@
 //	mosaicd keygen  write a checkpoint signing key
 //	mosaicd migrate apply pending PostgreSQL schema migrations
 //	mosaicd ca init create the keys and certificates of a private keyless deployment
+//	mosaicd version the module version, VCS revision and Go version it was built with
 //
 // Every flag has an environment equivalent: --listen is MOSAIC_LISTEN, and
 // so on (upper case, dashes as underscores, MOSAIC_ prefix). A flag given on
@@ -18,7 +19,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"github.com/mosaiclog/mosaic/internal/buildinfo"
+	"github.com/mosaiclog/mosaic/internal/cmdline"
 )
 
 const usage = `usage: mosaicd <command> [flags]
@@ -29,9 +34,13 @@ commands:
   migrate  apply pending PostgreSQL schema migrations
   ca init  create the CA, TSA and certificate-log keys and certificates for
            keyless signing (then: mosaicd serve --keyless-dir DIR)
+  version  print the version, VCS revision and Go version (also --version)
 
-Run 'mosaicd <command> -h' for the command's flags.
+Run 'mosaicd <command> --help' for the command's flags.
 `
+
+// commands are the names run knows, for suggestions.
+var commands = []string{"serve", "keygen", "migrate", "ca", "version", "help"}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -61,11 +70,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		args = append([]string{"ca init"}, args[2:]...)
 		err = caInit(args[1:], stdout, stderr)
-	case "-h", "--help", "help":
+	case "version", "--version", "-version":
+		fmt.Fprintf(stdout, "mosaicd %s\n", buildinfo.Read())
+		return 0
+	case "-h", "--help", "-help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "mosaicd: unknown command %q\n\n%s", args[0], usage)
+		fmt.Fprintf(stderr, "mosaicd: %s\n", unknownCommand(args[0]))
 		return 2
 	}
 	switch {
@@ -80,6 +92,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mosaicd %s: %v\n", args[0], err)
 		return 1
 	}
+}
+
+// unknownCommand explains a first argument that is no command, without
+// the usage: the nearest command, or where flags go, and how to see the
+// commands.
+func unknownCommand(arg string) string {
+	msg := cmdline.Unknown("command", arg, commands)
+	if strings.HasPrefix(arg, "-") {
+		msg = fmt.Sprintf("unknown flag --%s: flags go after the command (mosaicd serve --%[1]s ...)", strings.TrimLeft(arg, "-"))
+	}
+	return msg + "\nrun 'mosaicd --help' for the commands"
 }
 
 // usageError marks errors in how the command was called.

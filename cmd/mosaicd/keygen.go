@@ -2,7 +2,7 @@ package main
 
 import (
 	"crypto"
-	"encoding/hex"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -63,7 +63,8 @@ func writeKeyFile(path string, key crypto.Signer) error {
 }
 
 // printKeyInfo prints what a verifier needs: the public key, the log ID and
-// (for Ed25519) the signed-note verifier key.
+// (for Ed25519) the signed-note verifier key. The log ID is in standard
+// base64, as trusted_root.json's logId.keyId and 'mosaic log info' spell it.
 func printKeyInfo(w io.Writer, origin string, pub crypto.PublicKey) error {
 	pubPEM, err := note.MarshalPublicKey(pub)
 	if err != nil {
@@ -75,7 +76,7 @@ func printKeyInfo(w io.Writer, origin string, pub crypto.PublicKey) error {
 	}
 	fmt.Fprintf(w, "%s", pubPEM)
 	fmt.Fprintf(w, "origin: %s\n", origin)
-	fmt.Fprintf(w, "log ID: %s\n", hex.EncodeToString(logID))
+	fmt.Fprintf(w, "log ID: %s\n", base64.StdEncoding.EncodeToString(logID))
 	if vkey, err := note.VerifierKey(origin, pub); err == nil {
 		fmt.Fprintf(w, "vkey: %s\n", vkey)
 	}

@@ -7,6 +7,7 @@
 //	mosaic monitor                           follow a log, alarm on forks and watched identities
 //	mosaic audit                             re-derive a whole log from its entry bundles
 //	mosaic trusted-root create, mosaic signing-config create
+//	mosaic version                           the version, VCS revision and Go version it was built with
 //
 // Exit codes: 0 success, 1 verification or operation failed, 2 usage error,
 // 3 monitor alarm (a log misbehaved). Every command takes --output json.
@@ -23,6 +24,9 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/mosaiclog/mosaic/internal/buildinfo"
+	"github.com/mosaiclog/mosaic/internal/cmdline"
 )
 
 const usage = `usage: mosaic <command> [arguments] [flags]
@@ -37,10 +41,14 @@ commands:
   audit --url URL                 re-derive the whole tree and check every tile
   trusted-root create             write a trusted_root.json (cosign's flags)
   signing-config create           write a signing_config.json (cosign's flags)
+  version                         print the version, VCS revision and Go version (also --version)
 
 Exit codes: 0 ok, 1 verification or operation failed, 2 usage, 3 monitor alarm.
-Run 'mosaic <command> -h' for the command's flags.
+Run 'mosaic <command> --help' for the command's flags.
 `
+
+// commands are the names run knows, for suggestions.
+var commands = []string{"sign", "verify", "log", "monitor", "audit", "trusted-root", "signing-config", "version", "help"}
 
 // Exit codes.
 const (
@@ -106,18 +114,27 @@ func run(args []string, stdout, stderr io.Writer) int {
 		} else {
 			err = cmdSigningConfigCreate(e, args[2:])
 		}
-	case "-h", "--help", "help":
+	case "version":
+		err = cmdVersion(e, args[1:])
+	case "--version", "-version":
+		fmt.Fprintf(stdout, "mosaic %s\n", buildinfo.Read())
+		return exitOK
+	case "-h", "--help", "-help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	default:
-		fmt.Fprintf(stderr, "mosaic: unknown command %q\n\n%s", name, usage)
+		fmt.Fprintf(stderr, "mosaic: %s\n", unknownCommand(name))
 		return exitUsage
 	}
 	var ue usageError
 	var ae alarmError
+	var fe *cmdline.FlagError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return exitOK
+	case errors.As(err, &fe): // names the subcommand too: mosaic log info
+		fmt.Fprintf(stderr, "%s: %v\n", fe.Command, err)
+		return exitUsage
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "mosaic %s: %v\n", name, err)
 		return exitUsage
@@ -130,14 +147,37 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-// newFlags returns a flag set that prints its usage to stderr and has the
-// --output flag every command takes.
+// unknownCommand explains a first argument that is no command, without
+// the usage: the nearest command, or where flags go, and how to see the
+// commands.
+func unknownCommand(arg string) string {
+	msg := cmdline.Unknown("command", arg, commands)
+	if strings.HasPrefix(arg, "-") {
+		msg = fmt.Sprintf("unknown flag --%s: flags go after the command (mosaic <command> --%[1]s ...)", strings.TrimLeft(arg, "-"))
+	}
+	return msg + "\nrun 'mosaic --help' for the commands"
+}
+
+// cmdVersion prints the build's version line, or with --output json its
+// fields.
+func cmdVersion(e *env, args []string) error {
+	fs, output := newFlags(e, "version", "version [--output json]")
+	if _, err := parse(fs, output, args, 0, 0); err != nil {
+		return err
+	}
+	info := buildinfo.Read()
+	return emit(e, *output, info, func(w io.Writer) { fmt.Fprintf(w, "mosaic %s\n", info) })
+}
+
+// newFlags returns a flag set that has the --output flag every command
+// takes. Its usage (synopsis and flags, spelled --flag) goes to stderr,
+// only on -h or --help.
 func newFlags(e *env, name, synopsis string) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet("mosaic "+name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(e.stderr, "usage: mosaic %s\n\nflags:\n", synopsis)
-		fs.PrintDefaults()
+		cmdline.PrintFlags(e.stderr, fs, nil)
 	}
 	output := fs.String("output", "text", "output format: text or json")
 	return fs, output
@@ -149,7 +189,7 @@ func newFlags(e *env, name, synopsis string) (*flag.FlagSet, *string) {
 func parse(fs *flag.FlagSet, output *string, args []string, min, max int) ([]string, error) {
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := cmdline.Parse(fs, args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, err
 			}
@@ -167,7 +207,7 @@ func parse(fs *flag.FlagSet, output *string, args []string, min, max int) ([]str
 	}
 	switch {
 	case len(pos) < min:
-		return nil, usagef("missing arguments (want %d, got %d); see -h", min, len(pos))
+		return nil, usagef("missing arguments (want %d, got %d); run '%s --help'", min, len(pos), fs.Name())
 	case len(pos) > max:
 		return nil, usagef("unexpected arguments %q", pos[max:])
 	}

@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -56,5 +59,81 @@ func TestHelp(t *testing.T) {
 		if code := run(args, &stdout, &stderr); code != exitOK || stdout.Len()+stderr.Len() == 0 {
 			t.Errorf("%v: exit %d, output %q %q", args, code, stdout.String(), stderr.String())
 		}
+	}
+}
+
+// A mistaken flag or command is one short error, exit 2: what is wrong,
+// the nearest name and how to see them all, never the usage.
+func TestShortUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"sign", "f", "--bundel", "b"}, "mosaic sign: unknown flag --bundel; did you mean --bundle?\nrun 'mosaic sign --help' for the flags\n"},
+		{[]string{"verify", "f", "--trusted_root", "t"}, "mosaic verify: unknown flag --trusted_root; did you mean --trusted-root?\nrun 'mosaic verify --help' for the flags\n"},
+		{[]string{"log", "info", "-ur", "http://x"}, "mosaic log info: unknown flag --ur; did you mean --url?\nrun 'mosaic log info --help' for the flags\n"},
+		{[]string{"monitor", "--stat", "s"}, "mosaic monitor: unknown flag --stat; did you mean --start or --state?\nrun 'mosaic monitor --help' for the flags\n"},
+		{[]string{"audit", "--parallel", "many"}, "mosaic audit: invalid value \"many\" for --parallel: parse error\nrun 'mosaic audit --help' for the flags\n"},
+		{[]string{"trusted-root", "create", "--rekorr", "x"}, "mosaic trusted-root create: unknown flag --rekorr; did you mean --rekor?\nrun 'mosaic trusted-root create --help' for the flags\n"},
+		{[]string{"version", "--outptu", "json"}, "mosaic version: unknown flag --outptu; did you mean --output?\nrun 'mosaic version --help' for the flags\n"},
+		{[]string{"sing"}, "mosaic: unknown command \"sing\"; did you mean sign?\nrun 'mosaic --help' for the commands\n"},
+		{[]string{"--url", "x"}, "mosaic: unknown flag --url: flags go after the command (mosaic <command> --url ...)\nrun 'mosaic --help' for the commands\n"},
+		{[]string{"sign"}, "mosaic sign: missing arguments (want 1, got 0); run 'mosaic sign --help'\n"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(tc.args, &stdout, &stderr)
+			if code != exitUsage || stderr.String() != tc.want || stdout.Len() != 0 {
+				t.Errorf("exit %d, stderr\n%s\nwant exit %d, stderr\n%s", code, stderr.String(), exitUsage, tc.want)
+			}
+			if strings.Contains(stderr.String(), "usage:") {
+				t.Errorf("the usage was printed on a mistake")
+			}
+		})
+	}
+}
+
+// Every usage spells flags --flag.
+func TestHelpSpellsTwoDashes(t *testing.T) {
+	oneDash := regexp.MustCompile(`(^|[\s(,'"|]|\W\[)-[a-z]`) // not the [-regexp] of --certificate-identity[-regexp]
+	for _, args := range [][]string{
+		{"--help"}, {"sign", "--help"}, {"verify", "-h"}, {"log", "--help"}, {"log", "info", "-h"}, {"log", "search", "--help"},
+		{"log", "proof", "-h"}, {"log", "consistency", "-h"}, {"monitor", "-h"}, {"audit", "--help"},
+		{"trusted-root", "create", "-h"}, {"signing-config", "create", "--help"}, {"version", "--help"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := run(args, &stdout, &stderr); code != exitOK {
+				t.Fatalf("exit %d\n%s", code, stderr.String())
+			}
+			out := stdout.String() + stderr.String()
+			if !strings.HasPrefix(out, "usage: mosaic") {
+				t.Errorf("no usage:\n%s", out)
+			}
+			if m := oneDash.FindString(out); m != "" {
+				t.Errorf("%q spells a flag with one dash in:\n%s", m, out)
+			}
+		})
+	}
+}
+
+// version, --version and version --output json answer and exit 0. A test
+// binary carries no VCS revision, so only the shape is checked here; e2e's
+// TestVersion checks the revision of a binary built in the checkout.
+func TestVersion(t *testing.T) {
+	line := regexp.MustCompile(`^mosaic \S+( \(revision [0-9a-f]{40}(, modified)?(, committed \S+)?\))? go\S+ \S+/\S+\n$`)
+	for _, args := range [][]string{{"version"}, {"--version"}, {"-version"}} {
+		var stdout, stderr bytes.Buffer
+		if code := run(args, &stdout, &stderr); code != exitOK || !line.MatchString(stdout.String()) || stderr.Len() != 0 {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q", args, code, stdout.String(), stderr.String())
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"version", "--output", "json"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("version --output json: exit %d\n%s", code, stderr.String())
+	}
+	var v struct{ Version, GoVersion, Platform string }
+	if err := json.Unmarshal(stdout.Bytes(), &v); err != nil || v.Version == "" || v.GoVersion != runtime.Version() || v.Platform == "" {
+		t.Errorf("version --output json: %v %+v\n%s", err, v, stdout.String())
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/mosaiclog/mosaic/internal/cmdline"
 	"github.com/mosaiclog/mosaic/internal/entry"
 	"github.com/mosaiclog/mosaic/pkg/client"
 	"github.com/mosaiclog/mosaic/pkg/verify"
@@ -72,8 +73,8 @@ func cmdLog(e *env, args []string) error {
 	case "search":
 		return lc.search(fs, args[1:])
 	}
-	fmt.Fprint(e.stderr, logUsage)
-	return usagef("unknown subcommand %q", sub)
+	known := []string{"info", "checkpoint", "get", "proof", "consistency", "search"}
+	return usagef("%s\nrun 'mosaic log --help' for the subcommands", cmdline.Unknown("subcommand", sub, known))
 }
 
 // begin parses the flags and positional arguments, then opens the client

@@ -76,6 +76,7 @@ func TestShortUsageErrors(t *testing.T) {
 		{[]string{"audit", "--parallel", "many"}, "mosaic audit: invalid value \"many\" for --parallel: parse error\nrun 'mosaic audit --help' for the flags\n"},
 		{[]string{"trusted-root", "create", "--rekorr", "x"}, "mosaic trusted-root create: unknown flag --rekorr; did you mean --rekor?\nrun 'mosaic trusted-root create --help' for the flags\n"},
 		{[]string{"version", "--outptu", "json"}, "mosaic version: unknown flag --outptu; did you mean --output?\nrun 'mosaic version --help' for the flags\n"},
+		{[]string{"log", "proff", "1"}, "mosaic log: unknown subcommand \"proff\"; did you mean proof?\nrun 'mosaic log --help' for the subcommands\n"},
 		{[]string{"sing"}, "mosaic: unknown command \"sing\"; did you mean sign?\nrun 'mosaic --help' for the commands\n"},
 		{[]string{"--url", "x"}, "mosaic: unknown flag --url: flags go after the command (mosaic <command> --url ...)\nrun 'mosaic --help' for the commands\n"},
 		{[]string{"sign"}, "mosaic sign: missing arguments (want 1, got 0); run 'mosaic sign --help'\n"},

@@ -11,7 +11,7 @@
 // The soak subcommand (make soak) starts a fresh mosaicd per store and runs
 // a bounded mixed load of valid, malformed, slow and never-reading clients
 // against it, then reads the log back; see internal/soak and
-// `mosaic-load soak -h`.
+// `mosaic-load soak --help`.
 //
 // By default the load is a closed loop: each client sends its next entry as
 // soon as the previous one is answered, so the clients fall into step with
@@ -51,6 +51,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mosaiclog/mosaic/internal/cmdline"
 	"github.com/mosaiclog/mosaic/pkg/note"
 )
 
@@ -127,11 +128,11 @@ func parseFlags(args []string, stderr io.Writer) (Config, string, error) {
 	fs.DurationVar(&cfg.ProgressInterval, "progress", time.Second, "how often a progress line is written to stderr (0: never)")
 	fs.BoolVar(&allowRemote, "allow-remote", false, "allow a target whose host is not a loopback address")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: mosaic-load [flags]\n       mosaic-load soak [flags]  (a mixed abuse load on fresh mosaicd processes; see mosaic-load soak -h)\n\n"+
+		fmt.Fprintf(stderr, "usage: mosaic-load [flags]\n       mosaic-load soak [flags]  (a mixed abuse load on fresh mosaicd processes; see mosaic-load soak --help)\n\n"+
 			"Sends distinct signed hashedrekord entries to a Mosaic log and reports entries/s and add→proof latency.\n\nflags:\n")
-		fs.PrintDefaults()
+		cmdline.PrintFlags(stderr, fs, nil)
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := cmdline.Parse(fs, args); err != nil {
 		return cfg, "", err
 	}
 	if fs.NArg() > 0 {

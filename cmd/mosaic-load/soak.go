@@ -13,10 +13,11 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/mosaiclog/mosaic/internal/cmdline"
 	"github.com/mosaiclog/mosaic/internal/soak"
 )
 
-// soakUsage heads `mosaic-load soak -h`.
+// soakUsage heads `mosaic-load soak --help`.
 const soakUsage = `usage: mosaic-load soak [flags]
 
 Starts a fresh mosaicd per store (the embedded POSIX store in a temporary
@@ -116,12 +117,12 @@ func parseSoakFlags(args []string, stderr io.Writer) (soak.Config, soak.ServerCo
 	fs.StringVar(&output, "output", "markdown", "report format: markdown or json")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, soakUsage)
-		fs.PrintDefaults()
+		cmdline.PrintFlags(stderr, fs, nil)
 	}
 	fail := func(err error) (soak.Config, soak.ServerConfig, []string, string, KeyType, error) {
 		return cfg, sc, nil, "", "", err
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := cmdline.Parse(fs, args); err != nil {
 		return fail(err)
 	}
 	if fs.NArg() > 0 {

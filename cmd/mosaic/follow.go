@@ -13,7 +13,8 @@ import (
 
 	"github.com/mosaiclog/mosaic/internal/audit"
 	"github.com/mosaiclog/mosaic/internal/monitor"
-	"github.com/mosaiclog/mosaic/internal/monitor/logclient"
+	"github.com/mosaiclog/mosaic/pkg/client"
+	"github.com/mosaiclog/mosaic/pkg/note"
 	"github.com/mosaiclog/mosaic/pkg/verify"
 	sumdbnote "golang.org/x/mod/sumdb/note"
 )
@@ -62,7 +63,7 @@ func (k *logKeyFlags) verifier(certLog bool) (sumdbnote.Verifier, string, error)
 				*k.origin = hostname(*k.url)
 			}
 		}
-		v, origin, err := logclient.Verifier(*k.vkey, *k.origin, pemKey)
+		v, origin, err := note.LogVerifier(*k.vkey, *k.origin, pemKey)
 		if err != nil {
 			return nil, "", usageError{err}
 		}
@@ -95,7 +96,7 @@ func (k *logKeyFlags) fromTrustedRoot(certLog bool) (sumdbnote.Verifier, string,
 	if err != nil {
 		return nil, "", err
 	}
-	v, origin, err := logclient.Verifier("", origin, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	v, origin, err := note.LogVerifier("", origin, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 	if err != nil {
 		return nil, "", err
 	}
@@ -147,13 +148,13 @@ func cmdMonitor(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg.Log = monitor.LogConfig{URL: logclient.Prefix(*keys.url), Origin: origin, Verifier: v}
+	cfg.Log = monitor.LogConfig{URL: client.TilesURL(*keys.url), Origin: origin, Verifier: v}
 	if *certLog {
 		cv, corigin, err := keys.verifier(true)
 		if err != nil {
 			return err
 		}
-		cfg.CertLog = &monitor.LogConfig{URL: logclient.CertLogPrefix(*keys.url), Origin: corigin, Verifier: cv}
+		cfg.CertLog = &monitor.LogConfig{URL: client.CertLogTilesURL(*keys.url), Origin: corigin, Verifier: cv}
 	}
 	if *watchPath != "" {
 		if cfg.Watch, err = monitor.LoadWatchList(*watchPath); err != nil {
@@ -168,6 +169,16 @@ func cmdMonitor(e *env, args []string) error {
 	var alarm *monitor.AlarmError
 	if errors.As(err, &alarm) {
 		return alarmError{err}
+	}
+	return originHint(err)
+}
+
+// originHint adds, to the error of a checkpoint signed for another origin
+// than the one asked for, the flag that follows that log.
+func originHint(err error) error {
+	var oe *note.OriginError
+	if errors.As(err, &oe) {
+		return fmt.Errorf("%w (if that is the log you meant, give --origin %s)", err, oe.Got)
 	}
 	return err
 }
@@ -185,9 +196,9 @@ func cmdAudit(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg := audit.Config{LogURL: logclient.Prefix(*keys.url), Origin: origin, Verifier: v, Parallelism: *parallel}
+	cfg := audit.Config{LogURL: client.TilesURL(*keys.url), Origin: origin, Verifier: v, Parallelism: *parallel}
 	if *certLog {
-		cfg.LogURL = logclient.CertLogPrefix(*keys.url)
+		cfg.LogURL = client.CertLogTilesURL(*keys.url)
 	}
 	if !*quiet {
 		cfg.Progress = e.stderr
@@ -201,7 +212,7 @@ func cmdAudit(e *env, args []string) error {
 			}
 			return fmt.Errorf("the log is corrupt: %w", err)
 		}
-		return err
+		return originHint(err)
 	}
 	out := map[string]any{
 		"ok": true, "origin": rep.Origin, "size": rep.Size, "root": b64(rep.Root), "entries": rep.Entries,

@@ -23,30 +23,31 @@ import (
 	"io"
 	"time"
 
-	"github.com/mosaiclog/mosaic/internal/monitor/logclient"
+	"github.com/mosaiclog/mosaic/pkg/client"
+	"github.com/mosaiclog/mosaic/pkg/note"
 	"github.com/transparency-dev/formats/log"
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"github.com/transparency-dev/tessera/api/layout"
-	"golang.org/x/mod/sumdb/note"
+	sumdbnote "golang.org/x/mod/sumdb/note"
 )
 
 // Config says which log to audit and how.
 type Config struct {
 	// LogURL is the log's tlog-tiles prefix: for Mosaic's main log the
-	// server's base URL + "/api/v2" (logclient.Prefix), for its
-	// certificate log + "/api/v2/certlog" (logclient.CertLogPrefix).
+	// server's base URL + "/api/v2" (client.TilesURL), for its
+	// certificate log + "/api/v2/certlog" (client.CertLogTilesURL).
 	LogURL string
 	// Origin is the checkpoint origin (default: Verifier.Name()).
 	Origin string
 	// Verifier checks the checkpoint's signature.
-	Verifier note.Verifier
+	Verifier sumdbnote.Verifier
 	// Parallelism bounds concurrent downloads (default 8).
 	Parallelism int
 	// Progress receives a throttled progress line (nil: none).
 	Progress io.Writer
-	// Client tunes HTTP (timeouts, retries).
-	Client logclient.Options
+	// Client tunes HTTP (HTTP client, timeouts, retries).
+	Client []client.Option
 }
 
 // Report is what a clean audit checked.
@@ -96,22 +97,26 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Parallelism <= 0 {
 		cfg.Parallelism = 8
 	}
-	c, err := logclient.New(cfg.LogURL, cfg.Client)
+	c, err := client.New(cfg.LogURL, append(cfg.Client, client.WithTilesURL(cfg.LogURL))...)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	start := time.Now()
+	raw, err := c.Checkpoint(ctx)
 	if err != nil {
 		return nil, err
 	}
-	start := time.Now()
-	cp, raw, err := c.VerifiedCheckpoint(ctx, cfg.Origin, cfg.Verifier)
+	cp, err := note.VerifyCheckpoint(raw, cfg.Origin, cfg.Verifier)
 	if err != nil {
 		return nil, err
 	}
 	a := newAuditor(c, cp)
-	a.progress = logclient.Progress{W: cfg.Progress, Label: "audit " + cfg.Origin}
+	a.progress = client.Progress{W: cfg.Progress, Label: "audit " + cfg.Origin}
 	a.progress.Start(0)
 	a.report.Bytes = int64(len(raw))
 	bundles := (cp.Size + layout.EntryBundleWidth - 1) / layout.EntryBundleWidth
 	check := func(_ uint64, u *unit) error { return a.check(ctx, u) }
-	if err := logclient.Ordered(ctx, 0, bundles, cfg.Parallelism, a.fetch, check); err != nil {
+	if err := client.Ordered(ctx, 0, bundles, cfg.Parallelism, a.fetch, check); err != nil {
 		return nil, err
 	}
 	if err := a.checkRoot(); err != nil {
@@ -127,7 +132,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 // auditor holds the tree rebuilt so far. check runs in log order on one
 // goroutine and owns every field; fetch only reads c and cp.
 type auditor struct {
-	c  *logclient.Client
+	c  *client.Client
 	cp *log.Checkpoint
 
 	rng *compact.Range
@@ -138,12 +143,12 @@ type auditor struct {
 	nodeTile map[uint64]uint64
 
 	report   Report
-	progress logclient.Progress
+	progress client.Progress
 }
 
 var rf = &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
 
-func newAuditor(c *logclient.Client, cp *log.Checkpoint) *auditor {
+func newAuditor(c *client.Client, cp *log.Checkpoint) *auditor {
 	return &auditor{c: c, cp: cp, rng: rf.NewEmptyRange(0),
 		nodes: map[uint64][][]byte{}, nodeTile: map[uint64]uint64{}}
 }

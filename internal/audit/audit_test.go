@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mosaiclog/mosaic/internal/monitor/logclient"
 	"github.com/mosaiclog/mosaic/internal/mosaictest"
+	"github.com/mosaiclog/mosaic/pkg/client"
 	"github.com/mosaiclog/mosaic/pkg/note"
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/storage/posix"
@@ -70,8 +70,8 @@ func config(t testing.TB, l *mosaictest.Log, url string) Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Config{LogURL: logclient.Prefix(url), Verifier: v, Parallelism: 4,
-		Client: logclient.Options{MaxAttempts: 2, Backoff: time.Millisecond}}
+	return Config{LogURL: client.TilesURL(url), Verifier: v, Parallelism: 4,
+		Client: []client.Option{client.WithMaxAttempts(2), client.WithBackoff(time.Millisecond, time.Millisecond)}}
 }
 
 // sharedSize makes two full bundles and a partial one, and a partial
@@ -115,6 +115,24 @@ func TestAuditRewrittenLog(t *testing.T) {
 	var ie *IntegrityError
 	if !errors.As(err, &ie) || ie.Resource != "checkpoint" || !strings.Contains(ie.Detail, "root differs") {
 		t.Fatalf("audit of a rewritten log: %v, want checkpoint: root differs", err)
+	}
+}
+
+// Auditing a log under another origin than its checkpoints carry says
+// both origins, not that no signature verifies.
+func TestAuditOtherOrigin(t *testing.T) {
+	l := mosaictest.NewLog(t, mosaictest.Options{})
+	cfg := config(t, l, l.URL)
+	v, err := note.NewVerifier("log.example.org", l.Key.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Origin, cfg.Verifier = "log.example.org", v
+	_, err = Run(context.Background(), cfg)
+	want := fmt.Sprintf("the checkpoint is signed for origin %q, you asked for \"log.example.org\"", l.Origin)
+	var oe *note.OriginError
+	if !errors.As(err, &oe) || err.Error() != want {
+		t.Fatalf("audit under another origin: %v, want %q", err, want)
 	}
 }
 
@@ -199,7 +217,7 @@ func testCorruptions(t *testing.T, l *mosaictest.Log) {
 	t.Run("checkpoint", func(t *testing.T) {
 		p := flipProxy(t, l.URL, "/api/v2/checkpoint", 2)
 		_, err := Run(context.Background(), config(t, l, p))
-		var ce *logclient.CheckpointError
+		var ce *note.CheckpointError
 		if !errors.As(err, &ce) {
 			t.Fatalf("audit of a changed checkpoint: %v, want a CheckpointError", err)
 		}
@@ -378,7 +396,7 @@ func staticLog(t *testing.T, n int) Config {
 	for {
 		raw, err := reader.ReadCheckpoint(ctx)
 		if err == nil {
-			if cp, err := logclient.OpenCheckpoint(raw, origin, verifier); err == nil && cp.Size == uint64(n) {
+			if cp, err := note.VerifyCheckpoint(raw, origin, verifier); err == nil && cp.Size == uint64(n) {
 				break
 			}
 		}

@@ -10,7 +10,7 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 	"github.com/transparency-dev/tessera/api"
 	"github.com/transparency-dev/tessera/api/layout"
-	"github.com/transparency-dev/tessera/client"
+	tclient "github.com/transparency-dev/tessera/client"
 )
 
 // tileID names a hash tile at the audited size: Width 0 is a full tile.
@@ -216,7 +216,7 @@ func (a *auditor) checkLeaves(ctx context.Context, u *unit, served, leaves [][]b
 func (a *auditor) blame(ctx context.Context, u *unit, k uint64, tileHash, entryHash []byte) error {
 	index := u.Index*layout.EntryBundleWidth + k
 	tile := tileName(0, u.Index, u.Width)
-	pb, err := client.NewProofBuilder(ctx, a.cp.Size, a.c.ReadTile)
+	pb, err := tclient.NewProofBuilder(ctx, a.cp.Size, a.c.ReadTile)
 	var hashes [][]byte
 	if err == nil {
 		hashes, err = pb.InclusionProof(ctx, index)

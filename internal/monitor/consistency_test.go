@@ -10,8 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
-	"github.com/mosaiclog/mosaic/internal/monitor/logclient"
+	"github.com/mosaiclog/mosaic/pkg/client"
 	"github.com/mosaiclog/mosaic/pkg/note"
 )
 
@@ -29,7 +30,7 @@ func newHarness(t *testing.T, lc LogConfig) *harness {
 	h := &harness{t: t, dir: t.TempDir()}
 	h.cfg = Config{Log: lc, StatePath: filepath.Join(h.dir, "state.json"), Output: &h.out,
 		Progress: testWriter{t}, Parallelism: 4,
-		Client: logclient.Options{MaxAttempts: 2, Backoff: 1}}
+		Client: []client.Option{client.WithMaxAttempts(2), client.WithBackoff(time.Nanosecond, time.Nanosecond)}}
 	return h
 }
 
@@ -225,7 +226,7 @@ func TestMonitorBadSignature(t *testing.T) {
 	other := newFakeLog(t, newKey(t)) // same origin, another key
 	f.set(newTree(t, leaves("a", 5)), other.signer)
 	_, err := h.run()
-	var ce *logclient.CheckpointError
+	var ce *note.CheckpointError
 	if !errors.As(err, &ce) {
 		t.Fatalf("checkpoint signed by another key: %v, want a CheckpointError", err)
 	}
@@ -238,6 +239,24 @@ func TestMonitorBadSignature(t *testing.T) {
 	f.set(newTree(t, leaves("a", 6)), other.signer)
 	if _, err := h.run(); !errors.As(err, &ce) {
 		t.Fatalf("bad signature after a good one: %v", err)
+	}
+}
+
+// A log followed under another origin than its checkpoints carry: the
+// error names both origins and ends the run (retrying does not help).
+func TestMonitorOtherOrigin(t *testing.T) {
+	f, h := fakeHarness(t)
+	f.set(newTree(t, leaves("a", 5)), nil)
+	v, err := note.NewVerifier("127.0.0.1", f.key.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.cfg.Log = LogConfig{URL: f.URL, Origin: "127.0.0.1", Verifier: v}
+	_, err = h.run()
+	want := `the checkpoint is signed for origin "fake.example", you asked for "127.0.0.1"`
+	var oe *note.OriginError
+	if !errors.As(err, &oe) || !fatal(err) || err.Error() != want {
+		t.Fatalf("other origin: %v, want a fatal %q", err, want)
 	}
 }
 

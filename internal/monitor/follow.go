@@ -13,11 +13,12 @@ import (
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"github.com/transparency-dev/tessera/api/layout"
-	"github.com/transparency-dev/tessera/client"
-	"golang.org/x/mod/sumdb/note"
+	tclient "github.com/transparency-dev/tessera/client"
+	sumdbnote "golang.org/x/mod/sumdb/note"
 
 	"github.com/mosaiclog/mosaic/internal/entry"
-	"github.com/mosaiclog/mosaic/internal/monitor/logclient"
+	"github.com/mosaiclog/mosaic/pkg/client"
+	"github.com/mosaiclog/mosaic/pkg/note"
 )
 
 // follower follows one log. It is used by one goroutine at a time.
@@ -26,8 +27,8 @@ type follower struct {
 	name     string // "log" or "certlog": the state key and the "log" field of events
 	url      string
 	origin   string
-	verifier note.Verifier
-	c        *logclient.Client
+	verifier sumdbnote.Verifier
+	c        *client.Client
 	describe func(leaf []byte) (*entry.Facts, error)
 }
 
@@ -60,7 +61,11 @@ var rf = &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
 // step verifies the log's latest checkpoint against the state and scans
 // the new entries.
 func (f *follower) step(ctx context.Context) error {
-	cp, raw, err := f.c.VerifiedCheckpoint(ctx, f.origin, f.verifier)
+	raw, err := f.c.Checkpoint(ctx)
+	if err != nil {
+		return err
+	}
+	cp, err := note.VerifyCheckpoint(raw, f.origin, f.verifier)
 	if err != nil {
 		return err
 	}
@@ -83,7 +88,7 @@ func (f *follower) firstUse(ctx context.Context, cp *log.Checkpoint, raw []byte)
 	if start > cp.Size {
 		return nil, fmt.Errorf("start index %d is beyond the log's size %d", start, cp.Size)
 	}
-	frontier, err := client.FetchRangeNodes(ctx, start, f.tilesAt(cp.Size))
+	frontier, err := tclient.FetchRangeNodes(ctx, start, f.tilesAt(cp.Size))
 	if err != nil {
 		return nil, fmt.Errorf("reading the tree below start index %d: %w", start, err)
 	}
@@ -96,7 +101,7 @@ func (f *follower) firstUse(ctx context.Context, cp *log.Checkpoint, raw []byte)
 // tilesAt reads tiles as they are at tree size: the widths Tessera's
 // proof builder asks for at a smaller size may never have been published,
 // but a prefix of the tile at size holds the same hashes.
-func (f *follower) tilesAt(size uint64) client.TileFetcherFunc {
+func (f *follower) tilesAt(size uint64) tclient.TileFetcherFunc {
 	return func(ctx context.Context, level, index uint64, _ uint8) ([]byte, error) {
 		return f.c.ReadTile(ctx, level, index, layout.PartialTileSize(level, index, size))
 	}
@@ -139,7 +144,7 @@ func (f *follower) consistent(ctx context.Context, small, large *log.Checkpoint,
 	if small.Size == 0 {
 		return nil
 	}
-	pb, err := client.NewProofBuilder(ctx, large.Size, f.c.ReadTile)
+	pb, err := tclient.NewProofBuilder(ctx, large.Size, f.c.ReadTile)
 	if err != nil {
 		return err
 	}

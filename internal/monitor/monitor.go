@@ -49,21 +49,22 @@ import (
 	"path/filepath"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
+	sumdbnote "golang.org/x/mod/sumdb/note"
 
 	"github.com/mosaiclog/mosaic/internal/entry"
-	"github.com/mosaiclog/mosaic/internal/monitor/logclient"
+	"github.com/mosaiclog/mosaic/pkg/client"
+	"github.com/mosaiclog/mosaic/pkg/note"
 )
 
 // LogConfig names one log to follow.
 type LogConfig struct {
-	// URL is the log's tlog-tiles prefix (logclient.Prefix or
-	// logclient.CertLogPrefix of a Mosaic server's base URL).
+	// URL is the log's tlog-tiles prefix (client.TilesURL or
+	// client.CertLogTilesURL of a Mosaic server's base URL).
 	URL string
 	// Origin is the checkpoint origin (default: Verifier.Name()).
 	Origin string
 	// Verifier checks checkpoint signatures.
-	Verifier note.Verifier
+	Verifier sumdbnote.Verifier
 }
 
 // Config is a monitor's configuration.
@@ -97,9 +98,11 @@ type Config struct {
 	Output io.Writer
 	// Progress receives human-readable progress and warnings (nil: none).
 	Progress io.Writer
-	// Client tunes reading the logs over HTTP (timeouts, retries); its
-	// HTTPClient also posts to the webhook.
-	Client logclient.Options
+	// HTTPClient sends every request: reads of the logs and webhook posts
+	// (default: a new http.Client).
+	HTTPClient *http.Client
+	// Client tunes reading the logs (timeouts, retries).
+	Client []client.Option
 }
 
 // Run monitors the configured logs: one pass when Interval is zero, else
@@ -107,7 +110,7 @@ type Config struct {
 // as a log is caught misbehaving. In continuous mode, network and webhook
 // failures are reported on Progress and retried at the next poll; an
 // alarm, a checkpoint whose signature does not verify
-// (*logclient.CheckpointError) and an unusable state file (*StateError)
+// (*note.CheckpointError) and an unusable state file (*StateError)
 // end the run.
 func Run(ctx context.Context, cfg Config) error {
 	m, err := newMonitor(cfg)
@@ -132,7 +135,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 func fatal(err error) bool {
 	var a *AlarmError
-	var c *logclient.CheckpointError
+	var c *note.CheckpointError
 	var s *StateError
 	return errors.As(err, &a) || errors.As(err, &c) || errors.As(err, &s)
 }
@@ -169,9 +172,8 @@ func newMonitor(cfg Config) (*monitor, error) {
 	if progress == nil {
 		progress = io.Discard
 	}
-	hc := cfg.Client.HTTPClient
-	if hc == nil {
-		hc = &http.Client{}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{}
 	}
 	st, err := LoadState(cfg.StatePath)
 	if err != nil {
@@ -179,7 +181,7 @@ func newMonitor(cfg Config) (*monitor, error) {
 	}
 	m := &monitor{cfg: cfg, state: st, progress: progress,
 		report: &reporter{out: cfg.Output, progress: progress, webhook: cfg.Webhook,
-			attempts: cfg.WebhookAttempts, backoff: cfg.WebhookBackoff, client: hc}}
+			attempts: cfg.WebhookAttempts, backoff: cfg.WebhookBackoff, client: cfg.HTTPClient}}
 	if err := m.addFollower("log", cfg.Log, describeEntry); err != nil {
 		return nil, err
 	}
@@ -198,9 +200,10 @@ func (m *monitor) addFollower(name string, lc LogConfig, describe func([]byte) (
 	if lc.Origin == "" {
 		lc.Origin = lc.Verifier.Name()
 	}
-	c, err := logclient.New(lc.URL, m.cfg.Client)
+	opts := append([]client.Option{client.WithHTTPClient(m.cfg.HTTPClient)}, m.cfg.Client...)
+	c, err := client.New(lc.URL, append(opts, client.WithTilesURL(lc.URL))...)
 	if err != nil {
-		return err
+		return fmt.Errorf("monitor: the %s: %w", name, err)
 	}
 	f := &follower{m: m, name: name, url: lc.URL, origin: lc.Origin, verifier: lc.Verifier, c: c, describe: describe}
 	if ls := m.state.Logs[name]; ls != nil {

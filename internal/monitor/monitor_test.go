@@ -22,9 +22,9 @@ import (
 	"time"
 
 	"github.com/mosaiclog/mosaic/internal/entry"
-	"github.com/mosaiclog/mosaic/internal/monitor/logclient"
 	"github.com/mosaiclog/mosaic/internal/mosaictest"
 	"github.com/mosaiclog/mosaic/internal/pki"
+	"github.com/mosaiclog/mosaic/pkg/client"
 	"github.com/mosaiclog/mosaic/pkg/note"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -133,7 +133,7 @@ func logHarness(t *testing.T, l *mosaictest.Log) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newHarness(t, LogConfig{URL: logclient.Prefix(l.URL), Verifier: v})
+	return newHarness(t, LogConfig{URL: client.TilesURL(l.URL), Verifier: v})
 }
 
 func certLogConfig(t *testing.T, l *mosaictest.Log) *LogConfig {
@@ -146,11 +146,11 @@ func certLogConfig(t *testing.T, l *mosaictest.Log) *LogConfig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, origin, err := logclient.Verifier("", l.Origin+"/certlog", pemKey)
+	v, origin, err := note.LogVerifier("", l.Origin+"/certlog", pemKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &LogConfig{URL: logclient.CertLogPrefix(l.URL), Origin: origin, Verifier: v}
+	return &LogConfig{URL: client.CertLogTilesURL(l.URL), Origin: origin, Verifier: v}
 }
 
 func digestOf(artifact []byte) string {

@@ -14,7 +14,7 @@ import (
 	"github.com/transparency-dev/tessera/api"
 	"github.com/transparency-dev/tessera/api/layout"
 
-	"github.com/mosaiclog/mosaic/internal/monitor/logclient"
+	"github.com/mosaiclog/mosaic/pkg/client"
 )
 
 // saveEvery bounds how much scanning a crash can lose when no match forces
@@ -30,7 +30,7 @@ type scanner struct {
 	rng      *compact.Range
 	from     uint64 // ls.Next when the scan began
 	lastSave time.Time
-	progress logclient.Progress
+	progress client.Progress
 }
 
 // scan reads entries [ls.Next, cp.Size), reports their matches, and checks
@@ -45,12 +45,12 @@ func (f *follower) scan(ctx context.Context, ls *LogState, cp *log.Checkpoint) e
 	}
 	startFrontier := slices.Clone(ls.Frontier)
 	s := &scanner{f: f, ls: ls, cp: cp, rng: rng, from: ls.Next, lastSave: time.Now(),
-		progress: logclient.Progress{W: f.m.cfg.Progress, Label: fmt.Sprintf("monitor %s %s", f.name, f.origin)}}
+		progress: client.Progress{W: f.m.cfg.Progress, Label: fmt.Sprintf("monitor %s %s", f.name, f.origin)}}
 	s.progress.Start(ls.Next)
 	first := ls.Next / layout.EntryBundleWidth
 	end := (cp.Size + layout.EntryBundleWidth - 1) / layout.EntryBundleWidth
 	consume := func(i uint64, entries [][]byte) error { return s.consume(ctx, i, entries) }
-	if err := logclient.Ordered(ctx, first, end, f.m.cfg.Parallelism, s.fetch, consume); err != nil {
+	if err := client.Ordered(ctx, first, end, f.m.cfg.Parallelism, s.fetch, consume); err != nil {
 		// ls holds a consistent (Next, Frontier) with every match below
 		// Next reported: keep that progress.
 		if serr := f.m.save(); serr != nil {

@@ -10,9 +10,9 @@ import (
 
 	"github.com/transparency-dev/formats/log"
 	"github.com/transparency-dev/merkle/compact"
-	"golang.org/x/mod/sumdb/note"
+	sumdbnote "golang.org/x/mod/sumdb/note"
 
-	"github.com/mosaiclog/mosaic/internal/monitor/logclient"
+	"github.com/mosaiclog/mosaic/pkg/note"
 )
 
 // stateVersion is the state file format this package reads and writes.
@@ -116,14 +116,14 @@ func (st *State) Save(path string) error {
 // check verifies a loaded log state against the configured log: same
 // origin, checkpoint signed by the configured key, a frontier that fits
 // Next. It returns the parsed checkpoint.
-func (ls *LogState) check(path, name, origin string, v note.Verifier) (*log.Checkpoint, error) {
+func (ls *LogState) check(path, name, origin string, v sumdbnote.Verifier) (*log.Checkpoint, error) {
 	fail := func(format string, args ...any) (*log.Checkpoint, error) {
 		return nil, &StateError{path, fmt.Errorf("%s: "+format, append([]any{name}, args...)...)}
 	}
 	if ls.Origin != origin {
 		return fail("recorded for origin %q, but the configured log is %q; use another state file", ls.Origin, origin)
 	}
-	cp, err := logclient.OpenCheckpoint([]byte(ls.Checkpoint), origin, v)
+	cp, err := note.VerifyCheckpoint([]byte(ls.Checkpoint), origin, v)
 	if err != nil {
 		return fail("the saved checkpoint does not verify with the configured key: %v", err)
 	}

@@ -11,13 +11,13 @@ import (
 	"time"
 
 	"github.com/mosaiclog/mosaic/internal/audit"
-	"github.com/mosaiclog/mosaic/internal/monitor/logclient"
+	"github.com/mosaiclog/mosaic/pkg/client"
 	"github.com/mosaiclog/mosaic/pkg/note"
 	"github.com/transparency-dev/formats/log"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"github.com/transparency-dev/tessera/api/layout"
-	"github.com/transparency-dev/tessera/client"
+	tclient "github.com/transparency-dev/tessera/client"
 )
 
 // readBackTimeout bounds reading the log back.
@@ -35,20 +35,24 @@ func (s *soaker) readBack(ctx context.Context) ReadBack {
 	if err != nil {
 		return fail(err)
 	}
-	lc, err := logclient.New(logclient.Prefix(s.base), logclient.Options{HTTPClient: s.client})
+	lc, err := client.New(s.base, client.WithHTTPClient(s.client), client.WithMaxAttempts(5))
 	if err != nil {
 		return fail(err)
 	}
-	cp, _, err := lc.VerifiedCheckpoint(ctx, s.tgt.Origin, v)
+	raw, err := lc.Checkpoint(ctx)
 	if err != nil {
 		return fail(fmt.Errorf("reading the checkpoint: %w", err))
+	}
+	cp, err := note.VerifyCheckpoint(raw, s.tgt.Origin, v)
+	if err != nil {
+		return fail(err)
 	}
 	rb.LogSize = cp.Size
 	leaves, err := leafHashes(ctx, lc, cp.Size)
 	if err != nil {
 		return fail(err)
 	}
-	pb, err := client.NewProofBuilder(ctx, cp.Size, lc.ReadTile)
+	pb, err := tclient.NewProofBuilder(ctx, cp.Size, lc.ReadTile)
 	if err != nil {
 		return fail(fmt.Errorf("reading tiles: %w", err))
 	}
@@ -59,7 +63,7 @@ func (s *soaker) readBack(ctx context.Context) ReadBack {
 		}
 	}
 	rb.Audit = "ok"
-	if _, err := audit.Run(ctx, audit.Config{LogURL: logclient.Prefix(s.base), Origin: s.tgt.Origin, Verifier: v}); err != nil {
+	if _, err := audit.Run(ctx, audit.Config{LogURL: client.TilesURL(s.base), Origin: s.tgt.Origin, Verifier: v}); err != nil {
 		rb.Audit = err.Error()
 	}
 	return rb
@@ -67,10 +71,10 @@ func (s *soaker) readBack(ctx context.Context) ReadBack {
 
 // leafHashes reads every entry bundle of a tree of size and returns the
 // leaf hashes of its entries, in order.
-func leafHashes(ctx context.Context, lc *logclient.Client, size uint64) ([][32]byte, error) {
+func leafHashes(ctx context.Context, lc *client.Client, size uint64) ([][32]byte, error) {
 	out := make([][32]byte, 0, size)
 	for b := uint64(0); b*layout.EntryBundleWidth < size; b++ {
-		bundle, err := client.GetEntryBundle(ctx, lc.ReadEntryBundle, b, size)
+		bundle, err := tclient.GetEntryBundle(ctx, lc.ReadEntryBundle, b, size)
 		if err != nil {
 			return nil, fmt.Errorf("reading entry bundle %d: %w", b, err)
 		}

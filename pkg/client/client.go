@@ -8,7 +8,7 @@
 //
 // A request is retried, with exponential backoff and jitter, when the server
 // pushes back (429, 503) or, for requests that are safe to repeat, when the
-// connection fails or a gateway times out (504). A Retry-After header, in
+// connection fails or a gateway fails or times out (502, 504). A Retry-After header, in
 // seconds or as an HTTP date, is honoured; a wait longer than the client's
 // limit ends the retries instead. Writes to the log are safe to repeat: the
 // log deduplicates equal entries, and a repeated entry is answered with the
@@ -22,9 +22,19 @@
 // os.ErrNotExist with errors.Is, as Tessera's fetchers require. Responses
 // that do not parse wrap ErrBadResponse.
 //
-// The client does not verify what it reads: checkpoint signatures, proofs
-// and certificates are verified by the caller (see pkg/verify), except where
-// a method says it checks something.
+// # Reading a log
+//
+// Checkpoint, Tile, EntryBundle and their raw forms (FetchTile,
+// FetchEntryBundle, and ReadTile and friends in the shape of Tessera's
+// fetchers) read any C2SP tlog-tiles log under the client's tiles URL (by
+// default the server's /api/v2; WithTilesURL for another log, such as
+// Mosaic's certificate log). Each resource has a size limit; a missing
+// partial tile or bundle falls back to the full one. Ordered and Progress
+// serve readers that walk a whole log, as a monitor or auditor does.
+//
+// The client does not verify what it reads: checkpoint signatures
+// (note.VerifyCheckpoint), proofs and certificates are verified by the
+// caller (see pkg/verify), except where a method says it checks something.
 package client
 
 import (
@@ -69,6 +79,7 @@ type Client struct {
 	maxBackoff  time.Duration
 	maxWait     time.Duration // the longest Retry-After honoured
 
+	tiles        string           // the tlog-tiles prefix, no trailing slash
 	logID        []byte           // for entries rebuilt from tiles
 	logKey       crypto.PublicKey // verifies checkpoints read for duplicates
 	timestampURL string           // the RFC 3161 endpoint
@@ -201,8 +212,23 @@ func WithTimestampURL(u string) Option {
 	}
 }
 
+// WithTilesURL sets the tlog-tiles prefix the checkpoint, tiles and entry
+// bundles are read from (default TilesURL(baseURL)); CertLogTilesURL names
+// a Mosaic server's certificate log.
+func WithTilesURL(u string) Option {
+	return func(c *Client) error {
+		clean, err := cleanURL(u)
+		if err != nil {
+			return fmt.Errorf("WithTilesURL: %w", err)
+		}
+		c.tiles = clean
+		return nil
+	}
+}
+
 // New returns a client for the server at baseURL (e.g.
-// "https://mosaic.example.com"; the tlog-tiles prefix is baseURL+"/api/v2").
+// "https://mosaic.example.com"; the tlog-tiles prefix is baseURL+"/api/v2"
+// unless WithTilesURL says otherwise).
 func New(baseURL string, opts ...Option) (*Client, error) {
 	base, err := cleanURL(baseURL)
 	if err != nil {
@@ -212,7 +238,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		base: base, http: &http.Client{}, timeout: DefaultTimeout, maxAttempts: DefaultMaxAttempts,
 		userAgent: DefaultUserAgent, logger: slog.New(slog.DiscardHandler),
 		minBackoff: DefaultMinBackoff, maxBackoff: DefaultMaxBackoff, maxWait: DefaultMaxWait,
-		timestampURL: base + "/api/v1/timestamp",
+		timestampURL: base + "/api/v1/timestamp", tiles: TilesURL(base),
 	}
 	for _, o := range opts {
 		if err := o(c); err != nil {

@@ -3,6 +3,7 @@ package client_test
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -14,11 +15,22 @@ import (
 
 	"github.com/mosaiclog/mosaic/internal/mosaictest"
 	"github.com/mosaiclog/mosaic/pkg/client"
+	"github.com/mosaiclog/mosaic/pkg/note"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"github.com/transparency-dev/formats/log"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"google.golang.org/protobuf/encoding/protojson"
 )
+
+// verifyCheckpoint verifies a checkpoint of the log named origin with pub.
+func verifyCheckpoint(raw []byte, origin string, pub crypto.PublicKey) (*log.Checkpoint, error) {
+	v, err := note.NewVerifier(origin, pub)
+	if err != nil {
+		return nil, err
+	}
+	return note.VerifyCheckpoint(raw, origin, v)
+}
 
 func newClient(t *testing.T, url string, opts ...client.Option) *client.Client {
 	t.Helper()
@@ -90,7 +102,7 @@ func TestCheckpointAndTiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp, err := client.VerifyCheckpoint(raw, l.Key.Public())
+	cp, err := verifyCheckpoint(raw, l.Origin, l.Key.Public())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +110,7 @@ func TestCheckpointAndTiles(t *testing.T) {
 		t.Fatalf("checkpoint %q size %d, want origin %q size >= 3", cp.Origin, cp.Size, l.Origin)
 	}
 	other := mosaictest.NewSigner(t, mosaictest.ECDSAP256)
-	if _, err := client.VerifyCheckpoint(raw, other.Key.Public()); err == nil {
+	if _, err := verifyCheckpoint(raw, l.Origin, other.Key.Public()); err == nil {
 		t.Error("a checkpoint verified with another key")
 	}
 

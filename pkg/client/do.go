@@ -22,9 +22,11 @@ type request struct {
 	contentType string
 	accept      string
 	bearer      string // Authorization: Bearer, never logged
-	// idempotent requests are also retried after connection failures and
-	// 504s; every request is retried after 429 and 503.
+	// idempotent requests are also retried after connection failures,
+	// 502s and 504s; every request is retried after 429 and 503.
 	idempotent bool
+	// limit bounds the response body (default maxResponseBytes).
+	limit int64
 }
 
 // response is a successful (2xx) answer.
@@ -49,7 +51,13 @@ func (c *Client) do(ctx context.Context, req request) (*response, error) {
 			return nil, fmt.Errorf("%s %s: %w", req.method, req.url, errors.Join(ctx.Err(), err))
 		}
 		wait, ok := c.retryWait(req, err, attempt)
-		if !ok || attempt >= c.maxAttempts {
+		if !ok {
+			return nil, err
+		}
+		if attempt >= c.maxAttempts {
+			if attempt > 1 {
+				err = &attemptsError{err: err, attempts: attempt}
+			}
 			return nil, err
 		}
 		c.logger.InfoContext(ctx, "retrying request", "method", req.method, "url", req.url,
@@ -91,12 +99,16 @@ func (c *Client) once(ctx context.Context, req request) (*response, error) {
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBytes+1))
 		return nil, decodeError(req.method, req.url, resp.StatusCode, resp.Header, data)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	limit := req.limit
+	if limit <= 0 {
+		limit = maxResponseBytes
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return nil, &connError{method: req.method, url: req.url, err: fmt.Errorf("reading the response: %w", err)}
 	}
-	if len(data) > maxResponseBytes {
-		return nil, fmt.Errorf("%s %s: %w: the body exceeds %d bytes", req.method, req.url, ErrBadResponse, maxResponseBytes)
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s %s: %w: the body exceeds %d bytes, the most this resource can hold", req.method, req.url, ErrBadResponse, limit)
 	}
 	return &response{status: resp.StatusCode, header: resp.Header, body: data}, nil
 }
@@ -111,6 +123,17 @@ type connError struct {
 func (e *connError) Error() string { return fmt.Sprintf("%s %s: %v", e.method, e.url, e.err) }
 func (e *connError) Unwrap() error { return e.err }
 
+// attemptsError is the last error of a request whose attempts ran out.
+type attemptsError struct {
+	err      error
+	attempts int
+}
+
+func (e *attemptsError) Error() string {
+	return fmt.Sprintf("%v (after %d attempts)", e.err, e.attempts)
+}
+func (e *attemptsError) Unwrap() error { return e.err }
+
 // retryWait says whether err is worth another attempt and how long to wait
 // before it.
 func (c *Client) retryWait(req request, err error, attempt int) (time.Duration, bool) {
@@ -124,7 +147,7 @@ func (c *Client) retryWait(req request, err error, attempt int) (time.Duration, 
 	}
 	switch he.StatusCode {
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-	case http.StatusGatewayTimeout:
+	case http.StatusBadGateway, http.StatusGatewayTimeout:
 		if !req.idempotent {
 			return 0, false
 		}

@@ -3,7 +3,6 @@ package client
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -154,45 +153,21 @@ func (c *Client) coveringCheckpoint(ctx context.Context, index uint64, wait bool
 }
 
 // openCheckpoint parses a checkpoint, verifying its signature when the
-// client knows the log's key.
+// client knows the log's key: under the checkpoint's own origin, which the
+// note key hash covers, so a checkpoint cannot claim another log's name.
 func (c *Client) openCheckpoint(raw []byte) (*log.Checkpoint, error) {
-	if c.logKey != nil {
-		return VerifyCheckpoint(raw, c.logKey)
-	}
-	return ParseCheckpoint(raw)
-}
-
-// ParseCheckpoint reads a checkpoint's origin, size and root hash WITHOUT
-// verifying its signature.
-func ParseCheckpoint(raw []byte) (*log.Checkpoint, error) {
-	i := bytes.Index(raw, []byte("\n\n"))
-	if i < 0 {
-		return nil, fmt.Errorf("%w: the checkpoint is not a signed note (no blank line before signatures)", ErrBadResponse)
-	}
-	cp := &log.Checkpoint{}
-	if _, err := cp.Unmarshal(raw[:i+1]); err != nil {
-		return nil, fmt.Errorf("%w: checkpoint: %v", ErrBadResponse, err)
-	}
-	return cp, nil
-}
-
-// VerifyCheckpoint parses a checkpoint and verifies its signature by pub
-// under the checkpoint's own origin (the note key hash covers the origin,
-// so a checkpoint cannot claim another log's name).
-func VerifyCheckpoint(raw []byte, pub crypto.PublicKey) (*log.Checkpoint, error) {
-	unverified, err := ParseCheckpoint(raw)
+	claimed, err := note.ParseCheckpoint(raw)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", ErrBadResponse, err)
 	}
-	v, err := note.NewVerifier(unverified.Origin, pub)
+	if c.logKey == nil {
+		return claimed, nil
+	}
+	v, err := note.NewVerifier(claimed.Origin, c.logKey)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint verifier: %w", err)
 	}
-	cp, _, _, err := log.ParseCheckpoint(raw, unverified.Origin, v)
-	if err != nil {
-		return nil, fmt.Errorf("the checkpoint does not verify with the log's key: %w", err)
-	}
-	return cp, nil
+	return note.VerifyCheckpoint(raw, claimed.Origin, v)
 }
 
 // leaf reads entry index from its entry bundle in a tree of size.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/mosaiclog/mosaic/pkg/client"
+	"github.com/mosaiclog/mosaic/pkg/note"
 )
 
 // Reading a log's latest checkpoint and verifying it with the log's key.
@@ -25,7 +26,13 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	cp, err := client.VerifyCheckpoint(raw, pub)
+	const origin = "mosaic.example.com" // the log's name, in practice from the trusted root
+	v, err := note.NewVerifier(origin, pub)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	cp, err := note.VerifyCheckpoint(raw, origin, v)
 	if err != nil {
 		fmt.Println(err)
 		return

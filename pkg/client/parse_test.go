@@ -119,7 +119,7 @@ func TestBadResponses(t *testing.T) {
 		"entry":        func(b []byte) error { _, err := parseEntry(b); return err },
 		"tile":         func(b []byte) error { _, err := parseTile(b, 2); return err },
 		"entry bundle": func(b []byte) error { _, err := parseEntryBundle(b, 1); return err },
-		"checkpoint":   func(b []byte) error { _, err := ParseCheckpoint(b); return err },
+		"checkpoint":   func(b []byte) error { _, err := (&Client{}).openCheckpoint(b); return err },
 		"signing cert": func(b []byte) error { _, err := parseSigningCert(b); return err },
 		"kind":         func(b []byte) error { _, err := kindVersion(b); return err },
 	}
@@ -197,7 +197,7 @@ func FuzzParseResponses(f *testing.F) {
 			"entry":        func() error { _, err := parseEntry(data); return err },
 			"tile":         func() error { _, err := parseTile(data, 0); return err },
 			"bundle":       func() error { _, err := splitEntryBundle(data); return err },
-			"checkpoint":   func() error { _, err := ParseCheckpoint(data); return err },
+			"checkpoint":   func() error { _, err := (&Client{}).openCheckpoint(data); return err },
 			"signing cert": func() error { _, err := parseSigningCert(data); return err },
 			"kind":         func() error { _, err := kindVersion(data); return err },
 		} {

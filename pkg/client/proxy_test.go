@@ -323,7 +323,7 @@ func TestConflictRebuiltFromTiles(t *testing.T) {
 func verifyAgainstCheckpoint(t *testing.T, l *mosaictest.Log, tle *rekorpb.TransparencyLogEntry) {
 	t.Helper()
 	ip := tle.GetInclusionProof()
-	cp, err := client.VerifyCheckpoint([]byte(ip.GetCheckpoint().GetEnvelope()), l.Key.Public())
+	cp, err := verifyCheckpoint([]byte(ip.GetCheckpoint().GetEnvelope()), l.Origin, l.Key.Public())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/mosaiclog/mosaic/internal/entry"
 	"github.com/mosaiclog/mosaic/internal/mosaictest"
 	"github.com/mosaiclog/mosaic/pkg/client"
+	"github.com/mosaiclog/mosaic/pkg/note"
 	"github.com/mosaiclog/mosaic/pkg/sign"
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	v1 "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
@@ -162,7 +163,11 @@ func checkLogEntry(t *testing.T, l *mosaictest.Log, b *protobundle.Bundle) []byt
 		t.Fatalf("log entry: %v", err)
 	}
 	ip := tles[0].GetInclusionProof()
-	cp, err := client.VerifyCheckpoint([]byte(ip.GetCheckpoint().GetEnvelope()), l.Key.Public())
+	v, err := note.NewVerifier(l.Origin, l.Key.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := note.VerifyCheckpoint([]byte(ip.GetCheckpoint().GetEnvelope()), l.Origin, v)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package logclient
+package client
 
 import (
 	"context"

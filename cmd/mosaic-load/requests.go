@@ -1,13 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"runtime"
@@ -15,10 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	v1 "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
-	pb "github.com/sigstore/rekor-tiles/v2/pkg/generated/protobuf"
-	"github.com/sigstore/sigstore/pkg/signature"
-	"github.com/sigstore/sigstore/pkg/signature/options"
+	"github.com/mosaiclog/mosaic/pkg/sign"
 	"google.golang.org/protobuf/encoding/protojson"
 )
 
@@ -43,11 +40,7 @@ type request struct {
 // entrySigner builds requests for random artifacts, all signed by one key.
 // It is safe for concurrent use.
 type entrySigner struct {
-	sv      signature.SignerVerifier
-	hash    crypto.Hash
-	details v1.PublicKeyDetails
-	// keyDER is the PKIX public key sent as the verifier.
-	keyDER []byte
+	key crypto.Signer
 }
 
 func newEntrySigner(kt KeyType) (*entrySigner, error) {
@@ -64,23 +57,7 @@ func newEntrySigner(kt KeyType) (*entrySigner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("generating %s key: %w", kt, err)
 	}
-	der, err := x509.MarshalPKIXPublicKey(key.Public())
-	if err != nil {
-		return nil, fmt.Errorf("encoding public key: %w", err)
-	}
-	details, err := signature.GetDefaultPublicKeyDetails(key.Public(), options.WithED25519ph())
-	if err != nil {
-		return nil, fmt.Errorf("key details for %s: %w", kt, err)
-	}
-	alg, err := signature.GetAlgorithmDetails(details)
-	if err != nil {
-		return nil, fmt.Errorf("algorithm for %s: %w", kt, err)
-	}
-	sv, err := signature.LoadSignerVerifierWithOpts(key, options.WithHash(alg.GetHashType()), options.WithED25519ph())
-	if err != nil {
-		return nil, fmt.Errorf("loading %s signer: %w", kt, err)
-	}
-	return &entrySigner{sv: sv, hash: alg.GetHashType(), details: details, keyDER: der}, nil
+	return &entrySigner{key: key}, nil
 }
 
 // newRequest signs a fresh random artifact and returns its request.
@@ -89,27 +66,16 @@ func (s *entrySigner) newRequest() (*request, error) {
 	if _, err := rand.Read(artifact); err != nil {
 		return nil, fmt.Errorf("generating artifact: %w", err)
 	}
-	h := s.hash.New()
-	h.Write(artifact)
-	digest := h.Sum(nil)
-	sig, err := s.sv.SignMessage(nil, options.WithDigest(digest), options.WithCryptoSignerOpts(s.hash))
+	req, err := sign.HashedRekordRequest(s.key, nil, bytes.NewReader(artifact))
 	if err != nil {
-		return nil, fmt.Errorf("signing artifact digest: %w", err)
+		return nil, fmt.Errorf("signing artifact: %w", err)
 	}
-	req := &pb.CreateEntryRequest{Spec: &pb.CreateEntryRequest_HashedRekordRequestV002{
-		HashedRekordRequestV002: &pb.HashedRekordRequestV002{
-			Digest: digest,
-			Signature: &pb.Signature{Content: sig, Verifier: &pb.Verifier{
-				Verifier:   &pb.Verifier_PublicKey{PublicKey: &pb.PublicKey{RawBytes: s.keyDER}},
-				KeyDetails: s.details,
-			}},
-		},
-	}}
 	body, err := protojson.Marshal(req)
 	if err != nil {
 		return nil, fmt.Errorf("encoding request: %w", err)
 	}
-	return &request{body: body, digest: digest, sig: sig}, nil
+	hr := req.GetHashedRekordRequestV002()
+	return &request{body: body, digest: hr.GetDigest(), sig: hr.GetSignature().GetContent()}, nil
 }
 
 // pregenerate signs n requests using every CPU; the load has not started, so

@@ -1,6 +1,7 @@
 package mosaictest
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mosaiclog/mosaic/pkg/sign"
 	v1 "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	pb "github.com/sigstore/rekor-tiles/v2/pkg/generated/protobuf"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -118,36 +120,19 @@ func (s *Signer) Hash() crypto.Hash {
 // Sign returns the digest of artifact and the signature over it.
 func (s *Signer) Sign(t testing.TB, artifact []byte) (digest, sig []byte) {
 	t.Helper()
-	h := s.Hash().New()
-	h.Write(artifact)
-	digest = h.Sum(nil)
-	sv, err := signature.LoadSignerWithOpts(s.Key, options.WithHash(s.Hash()), options.WithED25519ph())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig, err = sv.SignMessage(nil, options.WithDigest(digest), options.WithCryptoSignerOpts(s.Hash()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return digest, sig
+	hr := s.RequestProto(t, artifact).GetHashedRekordRequestV002()
+	return hr.GetDigest(), hr.GetSignature().GetContent()
 }
 
-// RequestProto builds the request for artifact.
+// RequestProto builds the request for artifact (sign.HashedRekordRequest),
+// with the certificate as verifier when the signer has one.
 func (s *Signer) RequestProto(t testing.TB, artifact []byte) *pb.CreateEntryRequest {
 	t.Helper()
-	digest, sig := s.Sign(t, artifact)
-	ver := &pb.Verifier{KeyDetails: s.KeyDetails}
-	if s.CertDER != nil {
-		ver.Verifier = &pb.Verifier_X509Certificate{X509Certificate: &v1.X509Certificate{RawBytes: s.CertDER}}
-	} else {
-		ver.Verifier = &pb.Verifier_PublicKey{PublicKey: &pb.PublicKey{RawBytes: s.PublicKeyDER}}
+	req, err := sign.HashedRekordRequest(s.Key, s.CertDER, bytes.NewReader(artifact))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return &pb.CreateEntryRequest{Spec: &pb.CreateEntryRequest_HashedRekordRequestV002{
-		HashedRekordRequestV002: &pb.HashedRekordRequestV002{
-			Digest:    digest,
-			Signature: &pb.Signature{Content: sig, Verifier: ver},
-		},
-	}}
+	return req
 }
 
 // Request builds the protobuf-JSON request body for artifact.

@@ -16,7 +16,8 @@
 //     use Ed25519ph over SHA-512, as Rekor v2 requires).
 //  5. Each TSA timestamps the signature bytes (RFC 3161, SHA-256).
 //  6. Each log gets a hashedrekord v0.0.2 entry with the certificate as
-//     verifier and returns the entry with its inclusion proof.
+//     verifier (HashedRekordRequest) and returns the entry with its
+//     inclusion proof.
 //  7. What of the key's secret can be zeroed is zeroed, and the bundle is
 //     assembled: the leaf certificate only, the log entries, the
 //     timestamps, and the message signature.
@@ -40,9 +41,7 @@ import (
 
 	"github.com/mosaiclog/mosaic/pkg/client"
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
-	v1 "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	rekorpb "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
-	pb "github.com/sigstore/rekor-tiles/v2/pkg/generated/protobuf"
 )
 
 // Config names the services a Signer uses and how it talks to them.
@@ -152,19 +151,20 @@ func (s *Signer) SignWithKey(ctx context.Context, key crypto.Signer, artifact io
 
 // sign runs the steps shared by both modes; cert is nil for key signing.
 func (s *Signer) sign(ctx context.Context, key crypto.Signer, cert *x509.Certificate, artifact io.Reader) (*protobundle.Bundle, error) {
-	kd, ad, err := algorithmFor(key.Public())
+	_, ad, err := algorithmFor(key.Public())
 	if err != nil {
 		return nil, err
 	}
-	h := ad.GetHashType().New()
-	if _, err := io.Copy(h, artifact); err != nil {
-		return nil, fmt.Errorf("reading the artifact: %w", err)
+	var certDER []byte
+	if cert != nil {
+		certDER = cert.Raw
 	}
-	digest := h.Sum(nil)
-	sig, err := signDigest(key, ad.GetHashType(), digest)
+	req, err := HashedRekordRequest(key, certDER, artifact)
 	if err != nil {
 		return nil, err
 	}
+	hr := req.GetHashedRekordRequestV002()
+	digest, sig := hr.GetDigest(), hr.GetSignature().GetContent()
 	var timestamps [][]byte
 	for _, tsa := range s.tsas {
 		tsr, _, err := tsa.TimestampData(ctx, sig)
@@ -173,15 +173,6 @@ func (s *Signer) sign(ctx context.Context, key crypto.Signer, cert *x509.Certifi
 		}
 		timestamps = append(timestamps, tsr)
 	}
-	ver, err := verifier(kd, key.Public(), cert)
-	if err != nil {
-		return nil, err
-	}
-	req := &pb.CreateEntryRequest{Spec: &pb.CreateEntryRequest_HashedRekordRequestV002{
-		HashedRekordRequestV002: &pb.HashedRekordRequestV002{
-			Digest: digest, Signature: &pb.Signature{Content: sig, Verifier: ver},
-		},
-	}}
 	var entries []*rekorpb.TransparencyLogEntry
 	for _, l := range s.logs {
 		added, err := l.AddEntry(ctx, req)
@@ -197,18 +188,4 @@ func (s *Signer) sign(ctx context.Context, key crypto.Signer, cert *x509.Certifi
 	material.TlogEntries = entries
 	material.TimestampVerificationData = timestampData(timestamps)
 	return newBundle(material, ad.GetProtoHashType(), digest, sig), nil
-}
-
-// verifier is the log's record of who signed: the certificate when there
-// is one, otherwise the public key.
-func verifier(kd v1.PublicKeyDetails, pub crypto.PublicKey, cert *x509.Certificate) (*pb.Verifier, error) {
-	if cert != nil {
-		return &pb.Verifier{KeyDetails: kd, Verifier: &pb.Verifier_X509Certificate{
-			X509Certificate: &v1.X509Certificate{RawBytes: cert.Raw}}}, nil
-	}
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return nil, fmt.Errorf("encoding the public key: %w", err)
-	}
-	return &pb.Verifier{KeyDetails: kd, Verifier: &pb.Verifier_PublicKey{PublicKey: &pb.PublicKey{RawBytes: der}}}, nil
 }

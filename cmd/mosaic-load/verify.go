@@ -68,23 +68,14 @@ func (v *responseVerifier) check(body []byte, req *request) error {
 // checkpoint parses a checkpoint note, verifying its signature when the
 // verifier has a log key.
 func (v *responseVerifier) checkpoint(env []byte) (*log.Checkpoint, error) {
-	if v.note != nil {
-		cp, _, _, err := log.ParseCheckpoint(env, v.origin, v.note)
-		if err != nil {
-			return nil, fmt.Errorf("checkpoint does not verify with --log-key for origin %q: %w", v.origin, err)
-		}
-		return cp, nil
+	if v.note == nil {
+		return note.ParseCheckpoint(env)
 	}
-	// A signed note is its text, a blank line, then signature lines.
-	i := bytes.Index(env, []byte("\n\n"))
-	if i < 0 {
-		return nil, errors.New("checkpoint is not a signed note (no blank line before the signatures)")
+	cp, err := note.VerifyCheckpoint(env, v.origin, v.note)
+	if err != nil {
+		return nil, fmt.Errorf("--log-key: %w", err)
 	}
-	var cp log.Checkpoint
-	if _, err := cp.Unmarshal(env[:i+1]); err != nil {
-		return nil, fmt.Errorf("parsing checkpoint: %w", err)
-	}
-	return &cp, nil
+	return cp, nil
 }
 
 // loggedEntryIs checks that the logged hashedrekord carries req's digest and

@@ -1,10 +1,12 @@
 // Command example adds one signed entry to a Mosaic log and verifies what
 // comes back, offline, the way a careful Sigstore verifier does: the
-// checkpoint is signed by the log's key under the origin derived from the
-// log URL, the inclusion proof of the returned leaf verifies against it, and
-// the leaf is the entry that was submitted.
+// checkpoint is signed by the log's key under the log's origin (by default
+// the hostname of the log URL, as sigstore-go derives it; --origin for a log
+// started with another), the inclusion proof of the returned leaf verifies
+// against it, and the leaf is the entry that was submitted.
 //
 //	go run ./e2e/example --url http://127.0.0.1:3000 --log-key ./mosaic-data/.mosaic/signing-key.pem
+//	go run ./e2e/example --url http://127.0.0.1:3000 --origin log.example.com --log-key log.pub
 //
 // With --request-only it prints a signed CreateEntryRequest body instead
 // (for curl), signing with a fresh ECDSA P-256 key.
@@ -16,22 +18,20 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/mosaiclog/mosaic/pkg/note"
-	v1 "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
+	"github.com/mosaiclog/mosaic/pkg/sign"
 	rekorpb "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	pb "github.com/sigstore/rekor-tiles/v2/pkg/generated/protobuf"
 	"github.com/sigstore/rekor-tiles/v2/pkg/types/hashedrekord"
-	"github.com/transparency-dev/formats/log"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -47,10 +47,16 @@ func main() {
 func run() error {
 	url := flag.String("url", "http://127.0.0.1:3000", "the log's base URL")
 	logKey := flag.String("log-key", "./mosaic-data/.mosaic/signing-key.pem", "the log's key: a public key PEM, or the private key file mosaicd created (its public half is used)")
+	origin := flag.String("origin", "", "the log's checkpoint origin (default: the hostname of --url)")
 	requestOnly := flag.Bool("request-only", false, "print a signed request body and exit")
 	flag.Parse()
 
-	req, err := signedRequest(fmt.Appendf(nil, "an artifact signed at %s", time.Now().Format(time.RFC3339Nano)))
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	artifact := fmt.Sprintf("an artifact signed at %s", time.Now().Format(time.RFC3339Nano))
+	req, err := sign.HashedRekordRequest(key, nil, strings.NewReader(artifact))
 	if err != nil {
 		return err
 	}
@@ -65,6 +71,11 @@ func run() error {
 	pub, err := readLogKey(*logKey)
 	if err != nil {
 		return err
+	}
+	if *origin == "" {
+		if *origin, err = note.OriginFromURL(*url); err != nil {
+			return err
+		}
 	}
 	resp, err := http.Post(*url+"/api/v2/log/entries", "application/json", bytes.NewReader(body))
 	if err != nil {
@@ -82,38 +93,16 @@ func run() error {
 	if err := protojson.Unmarshal(out, &tle); err != nil {
 		return fmt.Errorf("response is not a TransparencyLogEntry: %w", err)
 	}
-	if err := verify(&tle, req.GetHashedRekordRequestV002(), *url, pub); err != nil {
+	if err := verify(&tle, req.GetHashedRekordRequestV002(), *origin, pub); err != nil {
+		var oe *note.OriginError
+		if errors.As(err, &oe) {
+			return fmt.Errorf("verification FAILED: %w (if that is the log you meant, run with --origin %s)", err, oe.Got)
+		}
 		return fmt.Errorf("verification FAILED: %w", err)
 	}
 	fmt.Printf("logged at index %d; verified inclusion in the signed checkpoint of size %d\n",
 		tle.GetLogIndex(), tle.GetInclusionProof().GetTreeSize())
 	return nil
-}
-
-// signedRequest signs artifact with a fresh key and builds the request.
-func signedRequest(artifact []byte) (*pb.CreateEntryRequest, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	digest := sha256.Sum256(artifact)
-	sig, err := key.Sign(rand.Reader, digest[:], crypto.SHA256)
-	if err != nil {
-		return nil, err
-	}
-	der, err := x509.MarshalPKIXPublicKey(key.Public())
-	if err != nil {
-		return nil, err
-	}
-	return &pb.CreateEntryRequest{Spec: &pb.CreateEntryRequest_HashedRekordRequestV002{
-		HashedRekordRequestV002: &pb.HashedRekordRequestV002{
-			Digest: digest[:],
-			Signature: &pb.Signature{Content: sig, Verifier: &pb.Verifier{
-				Verifier:   &pb.Verifier_PublicKey{PublicKey: &pb.PublicKey{RawBytes: der}},
-				KeyDetails: v1.PublicKeyDetails_PKIX_ECDSA_P256_SHA_256,
-			}},
-		},
-	}}, nil
 }
 
 func readLogKey(path string) (crypto.PublicKey, error) {
@@ -131,20 +120,16 @@ func readLogKey(path string) (crypto.PublicKey, error) {
 	return priv.Public(), nil
 }
 
-// verify checks the entry offline against the log's key.
-func verify(tle *rekorpb.TransparencyLogEntry, req *pb.HashedRekordRequestV002, logURL string, pub crypto.PublicKey) error {
-	origin, err := note.OriginFromURL(logURL)
-	if err != nil {
-		return err
-	}
+// verify checks the entry offline against the key of the log named origin.
+func verify(tle *rekorpb.TransparencyLogEntry, req *pb.HashedRekordRequestV002, origin string, pub crypto.PublicKey) error {
 	v, err := note.NewVerifier(origin, pub)
 	if err != nil {
 		return err
 	}
 	ip := tle.GetInclusionProof()
-	cp, _, _, err := log.ParseCheckpoint([]byte(ip.GetCheckpoint().GetEnvelope()), origin, v)
+	cp, err := note.VerifyCheckpoint([]byte(ip.GetCheckpoint().GetEnvelope()), origin, v)
 	if err != nil {
-		return fmt.Errorf("checkpoint signature: %w", err)
+		return err
 	}
 	if uint64(ip.GetTreeSize()) != cp.Size || !bytes.Equal(ip.GetRootHash(), cp.Hash) {
 		return errors.New("the proof's tree size or root differs from the signed checkpoint's")

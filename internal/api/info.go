@@ -2,8 +2,8 @@ package api
 
 import (
 	"net/http"
-	"time"
 
+	"github.com/mosaiclog/mosaic/pkg/client"
 	"github.com/mosaiclog/mosaic/pkg/note"
 )
 
@@ -11,35 +11,8 @@ import (
 // changes for a log (the store binds it at creation).
 const cacheKey = "public, max-age=86400"
 
-// infoResponse is the body of GET /api/v2/log/info.
-type infoResponse struct {
-	Origin   string `json:"origin"`
-	TreeSize uint64 `json:"treeSize"`
-	RootHash []byte `json:"rootHash"`
-	// Checkpoint is the latest signed checkpoint, note text.
-	Checkpoint string `json:"checkpoint"`
-	// PublicKey is the checkpoint key as PKIX PEM.
-	PublicKey string `json:"publicKey"`
-	// LogID is the 32-byte log ID (TransparencyLogEntry.logId.keyId).
-	LogID []byte `json:"logId"`
-	// VerifierKey is the signed-note verifier key; empty (omitted) for
-	// key types signed notes define none for (ECDSA).
-	VerifierKey string     `json:"verifierKey,omitempty"`
-	Index       *IndexInfo `json:"index,omitempty"`
-}
-
-// IndexInfo is the search index's progress as /api/v2/log/info reports it.
-type IndexInfo struct {
-	// IndexedSize is how many entries, from the first, the index holds.
-	IndexedSize uint64 `json:"indexedSize"`
-	// Lag is the latest published tree size minus IndexedSize.
-	Lag uint64 `json:"lag"`
-	// UpdatedAt is when the index last advanced; omitted if it never did.
-	UpdatedAt time.Time `json:"updatedAt,omitzero"`
-}
-
-// info serves GET /api/v2/log/info: what a client needs to verify the log,
-// in one answer.
+// info serves GET /api/v2/log/info (client.LogInfo): what a client needs
+// to verify the log, in one answer.
 func (s *server) info(w http.ResponseWriter, r *http.Request) {
 	l := s.cfg.Log
 	cp, raw, err := l.Checkpoint(r.Context())
@@ -55,7 +28,7 @@ func (s *server) info(w http.ResponseWriter, r *http.Request) {
 	}
 	// An error means the key type has no verifier key string; omit it.
 	vkey, _ := note.VerifierKey(l.Origin(), l.PublicKey())
-	writeCachedJSON(w, cacheLatest, infoResponse{
+	writeCachedJSON(w, cacheLatest, client.LogInfo{
 		Origin: l.Origin(), TreeSize: cp.Size, RootHash: cp.Hash, Checkpoint: string(raw),
 		PublicKey: string(pemKey), LogID: l.LogID(), VerifierKey: vkey,
 		Index: s.indexInfo(cp.Size),
@@ -64,12 +37,12 @@ func (s *server) info(w http.ResponseWriter, r *http.Request) {
 
 // indexInfo reports the search index's progress against the tree of
 // logSize, or nil when no search index runs.
-func (s *server) indexInfo(logSize uint64) *IndexInfo {
+func (s *server) indexInfo(logSize uint64) *client.IndexStatus {
 	if s.cfg.Index == nil {
 		return nil
 	}
 	st := s.cfg.Index.Status()
-	info := &IndexInfo{IndexedSize: st.IndexedSize, UpdatedAt: st.UpdatedAt}
+	info := &client.IndexStatus{IndexedSize: st.IndexedSize, UpdatedAt: st.UpdatedAt}
 	if logSize > st.IndexedSize {
 		info.Lag = logSize - st.IndexedSize
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/mosaiclog/mosaic/internal/entry"
 	"github.com/mosaiclog/mosaic/internal/tlog"
+	"github.com/mosaiclog/mosaic/pkg/client"
 	v1 "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	rekorpb "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	"google.golang.org/protobuf/proto"
@@ -98,19 +99,8 @@ func inclusionProofPB(p *tlog.InclusionProof) *rekorpb.InclusionProof {
 	return pb
 }
 
-// consistencyResponse is the body of GET /api/v2/log/proof/consistency.
-// Byte fields are standard base64.
-type consistencyResponse struct {
-	FirstSize      uint64   `json:"firstSize"`
-	SecondSize     uint64   `json:"secondSize"`
-	FirstRootHash  []byte   `json:"firstRootHash"`
-	SecondRootHash []byte   `json:"secondRootHash"`
-	Hashes         [][]byte `json:"hashes"`
-	// Checkpoint is the latest signed checkpoint, note text.
-	Checkpoint string `json:"checkpoint"`
-}
-
-// consistencyProof serves GET /api/v2/log/proof/consistency?first=F&second=S.
+// consistencyProof serves GET /api/v2/log/proof/consistency?first=F&second=S
+// (client.ConsistencyProof).
 func (s *server) consistencyProof(w http.ResponseWriter, r *http.Request) {
 	q, err := parseConsistencyQuery(r.URL.RawQuery)
 	if err != nil {
@@ -126,7 +116,7 @@ func (s *server) consistencyProof(w http.ResponseWriter, r *http.Request) {
 	if p.Second == p.LatestSize {
 		cache = cacheLatest
 	}
-	writeCachedJSON(w, cache, consistencyResponse{
+	writeCachedJSON(w, cache, client.ConsistencyProof{
 		FirstSize: p.First, SecondSize: p.Second,
 		FirstRootHash: p.FirstRoot, SecondRootHash: p.SecondRoot,
 		Hashes: p.Hashes, Checkpoint: string(p.Checkpoint),

@@ -16,6 +16,7 @@ import (
 	"github.com/mosaiclog/mosaic/internal/diskspace"
 	"github.com/mosaiclog/mosaic/internal/index"
 	"github.com/mosaiclog/mosaic/internal/jsonobject"
+	"github.com/mosaiclog/mosaic/pkg/client"
 )
 
 // maxSearchBytes bounds a search request's body: criteria of a few KiB
@@ -39,20 +40,6 @@ const searchRetryAfter = 1
 
 // searchFields are the request's fields, spelled exactly.
 var searchFields = []string{"digest", "publicKeyFingerprint", "san", "oidcIssuer", "pageSize", "pageToken"}
-
-// searchResult is one result of a search reply.
-type searchResult struct {
-	LogIndex          uint64 `json:"logIndex"`
-	Kind              string `json:"kind"`
-	APIVersion        string `json:"apiVersion"`
-	CanonicalizedBody []byte `json:"canonicalizedBody"`
-}
-
-type searchIndexStatus struct {
-	IndexedSize uint64 `json:"indexedSize"`
-	LogSize     uint64 `json:"logSize"`
-	Lag         uint64 `json:"lag"`
-}
 
 // search serves POST /api/v2/log/search: entries by artifact digest,
 // public-key fingerprint and certificate identity, from the search index.
@@ -106,9 +93,9 @@ func (s *server) search(w http.ResponseWriter, r *http.Request) {
 const searchWriteBuffer = 32 << 10
 
 // writeSearchPage writes res as the body of a successful search (the
-// SearchResponse of openapi.yaml):
+// SearchResponse of openapi.yaml, client.SearchResponse):
 //
-//	{"results": [searchResult...], "nextPageToken": "...", "index": searchIndexStatus}
+//	{"results": [client.SearchResult...], "nextPageToken": "...", "index": client.SearchIndexStatus}
 //
 // results are ascending by logIndex, never null, and may be fewer than
 // pageSize even when nextPageToken is set (a page also stops at
@@ -126,7 +113,7 @@ func writeSearchPage(w http.ResponseWriter, res *index.Result) error {
 			jw.raw(",")
 		}
 		h := &res.Hits[i]
-		jw.value(searchResult{LogIndex: h.Index, Kind: h.Kind, APIVersion: h.APIVersion, CanonicalizedBody: h.Body})
+		jw.value(client.SearchResult{LogIndex: h.Index, Kind: h.Kind, APIVersion: h.APIVersion, CanonicalizedBody: h.Body})
 		h.Body = nil
 	}
 	jw.raw("]")
@@ -135,7 +122,7 @@ func writeSearchPage(w http.ResponseWriter, res *index.Result) error {
 		jw.value(res.NextPageToken)
 	}
 	jw.raw(`,"index":`)
-	jw.value(searchIndexStatus{IndexedSize: res.Status.IndexedSize, LogSize: res.Status.LogSize, Lag: res.Status.Lag})
+	jw.value(client.SearchIndexStatus{IndexedSize: res.Status.IndexedSize, LogSize: res.Status.LogSize, Lag: res.Status.Lag})
 	jw.raw("}\n")
 	return jw.flush()
 }

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"time"
 
 	rekorpb "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
@@ -53,17 +52,6 @@ func (c *Client) InclusionProof(ctx context.Context, index, treeSize uint64) (*r
 	return &p, nil
 }
 
-// ConsistencyProof is the answer of GET /api/v2/log/proof/consistency.
-type ConsistencyProof struct {
-	FirstSize      uint64   `json:"firstSize"`
-	SecondSize     uint64   `json:"secondSize"`
-	FirstRootHash  []byte   `json:"firstRootHash"`
-	SecondRootHash []byte   `json:"secondRootHash"`
-	Hashes         [][]byte `json:"hashes"`
-	// Checkpoint is the latest signed checkpoint (note text).
-	Checkpoint string `json:"checkpoint"`
-}
-
 // ConsistencyProof returns the proof that the tree of size first is a
 // prefix of the tree of size second (0 < first <= second <= the latest
 // published size).
@@ -74,33 +62,6 @@ func (c *Client) ConsistencyProof(ctx context.Context, first, second uint64) (*C
 		return nil, err
 	}
 	return &p, nil
-}
-
-// IndexStatus is the search index's progress, as log info and search
-// answers report it (each sets the fields it knows).
-type IndexStatus struct {
-	IndexedSize uint64    `json:"indexedSize"`
-	LogSize     uint64    `json:"logSize,omitempty"`
-	Lag         uint64    `json:"lag"`
-	UpdatedAt   time.Time `json:"updatedAt,omitzero"`
-}
-
-// LogInfo is the answer of GET /api/v2/log/info: what a client needs to
-// verify the log, in one answer.
-type LogInfo struct {
-	Origin   string `json:"origin"`
-	TreeSize uint64 `json:"treeSize"`
-	RootHash []byte `json:"rootHash"`
-	// Checkpoint is the latest signed checkpoint (note text).
-	Checkpoint string `json:"checkpoint"`
-	// PublicKey is the checkpoint key, PKIX PEM.
-	PublicKey string `json:"publicKey"`
-	// LogID is the 32-byte log ID (TransparencyLogEntry.logId.keyId).
-	LogID []byte `json:"logId"`
-	// VerifierKey is the signed-note verifier key ("" for ECDSA keys).
-	VerifierKey string `json:"verifierKey,omitempty"`
-	// Index is nil when the server runs no search index.
-	Index *IndexStatus `json:"index,omitempty"`
 }
 
 // Info returns the log's identity and latest state (GET /api/v2/log/info).
@@ -125,36 +86,6 @@ func (c *Client) PublicKey(ctx context.Context) (crypto.PublicKey, error) {
 		return nil, fmt.Errorf("GET %s: %w: not a PEM public key: %v", c.base+path, ErrBadResponse, err)
 	}
 	return pub, nil
-}
-
-// SearchQuery selects entries; set criteria are ANDed, and SAN with
-// OIDCIssuer names an identity. At least one criterion is needed.
-type SearchQuery struct {
-	// Digest is the artifact digest, "sha256:<hex>".
-	Digest string `json:"digest,omitempty"`
-	// PublicKeyFingerprint is "sha256:<hex>" of the signer's SPKI DER.
-	PublicKeyFingerprint string `json:"publicKeyFingerprint,omitempty"`
-	SAN                  string `json:"san,omitempty"`
-	OIDCIssuer           string `json:"oidcIssuer,omitempty"`
-	// PageSize defaults to 100 on the server, at most 1000.
-	PageSize  int    `json:"pageSize,omitempty"`
-	PageToken string `json:"pageToken,omitempty"`
-}
-
-// SearchResult is one matching entry.
-type SearchResult struct {
-	LogIndex          uint64 `json:"logIndex"`
-	Kind              string `json:"kind"`
-	APIVersion        string `json:"apiVersion"`
-	CanonicalizedBody []byte `json:"canonicalizedBody"`
-}
-
-// SearchResponse is one page of results, ascending by log index.
-type SearchResponse struct {
-	Results []SearchResult `json:"results"`
-	// NextPageToken is "" on the last page.
-	NextPageToken string       `json:"nextPageToken,omitempty"`
-	Index         *IndexStatus `json:"index,omitempty"`
 }
 
 // Search returns one page of the entries matching q (POST

@@ -62,7 +62,7 @@ func keylessServer(t *testing.T, dir, email string) (*server, string, string) {
 	if out, err := exec.Command(filepath.Join(binDir, "mosaicd"), "ca", "init", "--dir", filepath.Join(dir, "keyless")).CombinedOutput(); err != nil {
 		t.Fatalf("ca init: %v\n%s", err, out)
 	}
-	s := startServer(t, dir, "--storage", "file:data", "--keyless-dir", "keyless", "--dev-oidc")
+	s := startServer(t, dir, "--storage", "file:data", "--init", "--keyless-dir", "keyless", "--dev-oidc")
 	root := filepath.Join(dir, "trusted_root.json")
 	fetchTo(t, s.URL+"/api/v2/trustedRoot", root)
 	var tok struct {

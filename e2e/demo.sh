@@ -22,7 +22,7 @@ echo "== mosaicd ca init: root, issuing CA, TSA certificate, certificate-log key
 "$BIN/mosaicd" ca init --dir "$work/keyless" | sed 's/^/   /'
 
 echo "== starting mosaicd: log + CA + TSA + development OIDC issuer"
-"$BIN/mosaicd" serve --listen 127.0.0.1:0 --storage "file:$work/log" --keyless-dir "$work/keyless" --dev-oidc \
+"$BIN/mosaicd" serve --listen 127.0.0.1:0 --storage "file:$work/log" --init --keyless-dir "$work/keyless" --dev-oidc \
   >"$work/stdout" 2>"$work/mosaicd.log" &
 pid=$!
 url=""

@@ -142,7 +142,7 @@ func TestDiskFullPosix(t *testing.T) {
 	mnt := diskspacetest.Mount(t, "64m")
 	data := filepath.Join(mnt, "data")
 	const reserve = 8 << 20
-	s := startServer(t, t.TempDir(), "--storage", "file:"+data, "--disk-reserve", "8MiB")
+	s := startServer(t, t.TempDir(), "--storage", "file:"+data, "--init", "--disk-reserve", "8MiB")
 	key := readKey(t, filepath.Join(data, ".mosaic", "signing-key.pem"))
 	signer := mosaictest.NewSigner(t, mosaictest.ECDSAP256)
 	early := signer.Request(t, []byte("before the disk filled"))

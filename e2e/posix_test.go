@@ -98,7 +98,7 @@ func TestKeygen(t *testing.T) {
 func TestServeRefuses(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	s := startServer(t, dir, "--storage", "file:"+data)
+	s := startServer(t, dir, "--storage", "file:"+data, "--init")
 	if err := s.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -121,6 +121,7 @@ func TestServeRefuses(t *testing.T) {
 		{"readable key", []string{"--signing-key", loose}, "readable by group or others"},
 		{"bad flag", []string{"--checkpoint-interval", "soon"}, "invalid value"},
 		{"unknown storage", []string{"--storage", "s3://bucket"}, "unknown storage"},
+		{"mistyped directory", []string{"--storage", "file:" + filepath.Join(dir, "dta")}, "no log at " + filepath.Join(dir, "dta") + "; pass --init to create one"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -179,7 +180,7 @@ func loadUntil(t *testing.T, url string, workers int, stop <-chan struct{}) []ac
 // store, and the log re-derives from its bundles after the restart.
 func TestCrashRecoveryPosix(t *testing.T) {
 	dir := t.TempDir()
-	s := startServer(t, dir, "--storage", "file:data")
+	s := startServer(t, dir, "--storage", "file:data", "--init")
 	key := readKey(t, filepath.Join(dir, "data", ".mosaic", "signing-key.pem"))
 	acks := crashUnderLoad(t, s, 16)
 	checkAfterCrash(t, s.URL, s.Origin, key, acks, mosaictest.NewSigner(t, mosaictest.Ed25519ph))
@@ -189,7 +190,7 @@ func TestCrashRecoveryPosix(t *testing.T) {
 // acknowledged entry is there after a restart.
 func TestGracefulShutdown(t *testing.T) {
 	dir := t.TempDir()
-	s := startServer(t, dir, "--storage", "file:data")
+	s := startServer(t, dir, "--storage", "file:data", "--init")
 	key := readKey(t, filepath.Join(dir, "data", ".mosaic", "signing-key.pem"))
 	stop := make(chan struct{})
 	var acks []acked

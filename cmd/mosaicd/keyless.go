@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mosaiclog/mosaic/internal/keyless"
 	"github.com/mosaiclog/mosaic/internal/oidc"
 	"github.com/mosaiclog/mosaic/internal/pki"
+	"github.com/mosaiclog/mosaic/internal/server"
 )
 
 // keylessConfig is the flags of the optional keyless services.
@@ -99,12 +99,12 @@ func (c *keylessConfig) issuers() ([]oidc.IssuerConfig, error) {
 }
 
 // keylessConfig turns the flags into the services' configuration.
-func (c *keylessConfig) config() (keyless.Config, error) {
+func (c *keylessConfig) config() (server.KeylessConfig, error) {
 	issuers, err := c.issuers()
 	if err != nil {
-		return keyless.Config{}, err
+		return server.KeylessConfig{}, err
 	}
-	return keyless.Config{
+	return server.KeylessConfig{
 		CAChain: c.caChain, CAKey: c.caKey, CTLogKey: c.ctlogKey, CAValidity: c.caValidity,
 		Issuers: issuers, DevOIDC: c.devOIDC, TSAChain: c.tsaChain, TSAKey: c.tsaKey,
 	}, nil

@@ -9,8 +9,12 @@ import (
 	"github.com/mosaiclog/mosaic/internal/storage"
 )
 
+// defaultStorage is the data directory serve uses, and creates on first
+// start, when no --storage is given.
+const defaultStorage = "file:./mosaic-data"
+
 func storageFlag(fs *flag.FlagSet, p *string) {
-	fs.StringVar(p, "storage", "file:./mosaic-data", "log storage: file:DIR (embedded) or postgres://...")
+	fs.StringVar(p, "storage", defaultStorage, "log storage: file:DIR (embedded) or postgres://...")
 }
 
 // migrate applies pending schema migrations to a PostgreSQL store.

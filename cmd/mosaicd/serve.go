@@ -3,13 +3,11 @@ package main
 import (
 	"context"
 	"crypto"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,12 +16,10 @@ import (
 	"github.com/mosaiclog/mosaic/internal/api"
 	"github.com/mosaiclog/mosaic/internal/diskspace"
 	"github.com/mosaiclog/mosaic/internal/entry"
-	"github.com/mosaiclog/mosaic/internal/index"
-	"github.com/mosaiclog/mosaic/internal/keyless"
 	"github.com/mosaiclog/mosaic/internal/outage"
+	"github.com/mosaiclog/mosaic/internal/server"
 	"github.com/mosaiclog/mosaic/internal/storage"
 	"github.com/mosaiclog/mosaic/internal/tlog"
-	"github.com/mosaiclog/mosaic/openapi"
 	"github.com/mosaiclog/mosaic/pkg/note"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -52,6 +48,7 @@ type serveConfig struct {
 	shutdownTimeout        time.Duration
 	logFormat, logLevel    string
 	autoMigrate            bool
+	init                   bool
 	diskReserve            diskspace.Reserve
 	conn                   api.ConnLimits
 	searchPageBytes        int
@@ -90,6 +87,8 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 		c.diskReserve = r
 		return err
 	})
+	fs.BoolVar(&c.init, "init", false, "create a new log when the --storage directory does not exist (the default ./mosaic-data is created without it); "+
+		"without it serve refuses, so that a mistyped directory does not become a new log with a new key")
 	fs.BoolVar(&c.autoMigrate, "auto-migrate", true, "apply pending PostgreSQL schema migrations at start (else refuse to start until 'mosaicd migrate' ran)")
 	fs.BoolVar(&c.searchIndex, "search-index", true, "follow the log into a search index (POST /api/v2/log/search): PostgreSQL tables, or DIR/.mosaic/index with file: storage")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
@@ -161,168 +160,102 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// logs a failed poll every 100 ms while the store is down: keep one line
 	// of each kind a minute.
 	klog.SetSlogLogger(slog.New(outage.Collapse(logger.Handler(), outage.DefaultQuiet)).With("component", "tessera"))
+	// A mistyped data directory must not become a new log with a new key:
+	// a missing one is created only when it is the default, or with --init.
+	create := cfg.init || isDefaultStorage(cfg.storage)
+	if err := storage.Check(cfg.storage, create); err != nil {
+		return err
+	}
 	// Listen first, so that with port 0 the public URL (and with it the
 	// trusted root) names the port actually bound.
-	ln, err := net.Listen("tcp", cfg.listen)
+	ln, metricsLn, err := listen(cfg)
 	if err != nil {
-		return fmt.Errorf("listening on %s: %w", cfg.listen, err)
+		return err
 	}
 	defer ln.Close()
 	if cfg.publicURL == "" {
 		cfg.publicURL = "http://" + ln.Addr().String()
 	}
-	origin, err := resolveOrigin(cfg.origin, cfg.publicURL)
-	if err != nil {
-		return usageError{err}
-	}
-	algs, err := entry.ParseAlgorithms(cfg.algorithms)
-	if err != nil {
-		return usageError{fmt.Errorf("--allowed-algorithms: %w", err)}
-	}
-	duplicates, err := api.ParseDuplicates(cfg.duplicates)
-	if err != nil {
-		return usageError{err}
-	}
-	decoder, err := entry.NewDecoder(cfg.limits, algs)
-	if err != nil {
-		return usageError{err}
-	}
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
-	store, err := storage.Open(ctx, cfg.storage, storage.Options{Identity: entry.LeafIdentity, AutoMigrate: cfg.autoMigrate, Logger: logger, Registerer: reg, DiskReserve: cfg.diskReserve})
+	sc, err := cfg.serverConfig(create, logger)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	key, err := loadOrCreateKey(cfg, logger)
+	srv, err := server.New(ctx, sc)
 	if err != nil {
 		return err
-	}
-	if err := bindIdentity(ctx, store, cfg.storage, origin, key.Public()); err != nil {
-		return err
-	}
-
-	logMetrics, apiMetrics := tlog.NewMetrics(), api.NewMetrics()
-	reg.MustRegister(logMetrics.Collectors()...)
-	reg.MustRegister(apiMetrics.Collectors()...)
-
-	// The log outlives ctx: on a signal it must still drain in-flight adds.
-	logCtx, stopLog := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopLog()
-	logConfig := tlog.Config{
-		BatchMaxSize: cfg.batchMaxSize, BatchMaxAge: cfg.batchMaxAge,
-		CheckpointInterval: cfg.checkpointInterval, CheckpointRepublishInterval: cfg.republishInterval,
-		AwaitPoll: cfg.awaitPoll, PushbackMaxOutstanding: cfg.pushbackMaxOutstanding,
-		MaxInflightAdds: cfg.maxInflightAdds,
-	}
-	mainConfig := logConfig
-	mainConfig.Origin, mainConfig.Key = origin, key
-	mainConfig.AntispamInMemory = 256 << 10
-	mainConfig.Identity = entry.LeafIdentity
-	mainConfig.Logger, mainConfig.Metrics = logger, logMetrics
-	dedup, err := store.Dedup()
-	if err != nil {
-		return err
-	}
-	if dedup != nil {
-		mainConfig.Dedup = dedup
-	}
-	mainConfig.Space = store.Space()
-	l, err := tlog.New(logCtx, store.Driver(), mainConfig)
-	if err != nil {
-		return err
-	}
-	ix, closeIndex, err := startIndex(logCtx, cfg, store, l, reg, logger)
-	if err != nil {
-		return err
-	}
-	defer closeIndex()
-	go l.WatchCheckpoint(logCtx, time.Second, store.CheckpointPublishedAt)
-
-	kc, err := cfg.keyless.config()
-	if err != nil {
-		return err
-	}
-	kc.PublicURL, kc.Origin, kc.LogKey = cfg.publicURL, origin, key
-	kc.Storage = cfg.storage
-	kc.StorageOptions = storage.Options{AutoMigrate: cfg.autoMigrate, Logger: logger, Registerer: reg, DiskReserve: cfg.diskReserve}
-	kc.CertLog = logConfig
-	kc.Registerer, kc.Logger = reg, logger
-	kl, err := keyless.Start(ctx, logCtx, kc)
-	if err != nil {
-		return err
-	}
-	defer kl.Close()
-	logs := []*tlog.Log{l}
-	stores := []storage.Backend{store}
-	if kl.CertLog != nil {
-		logs = append(logs, kl.CertLog)
-		stores = append(stores, kl.CertStore)
-	}
-
-	var gatherer prometheus.Gatherer = reg
-	if cfg.metricsListen != "" {
-		gatherer = nil
-	}
-	handler := api.NewHandler(api.Config{
-		Log: l, Decoder: decoder, MaxRequestBytes: cfg.maxRequestBytes, AddTimeout: cfg.addTimeout, Duplicates: duplicates,
-		Ready: func(ctx context.Context) error {
-			for _, s := range stores {
-				if err := storage.Ready(ctx, s, 2*cfg.republishInterval+10*time.Second); err != nil {
-					return err
-				}
-			}
-			return nil
-		}, Gatherer: gatherer,
-		OpenAPI: openapi.Spec, Metrics: apiMetrics, Logger: logger, ConnLimits: cfg.conn,
-		SearchPageBytes: cfg.searchPageBytes, SearchConcurrency: cfg.searchConcurrency,
-		CertLog: kl.CertLog, Services: kl.Mounts, Index: ix,
-	})
-	return runHTTP(ctx, cfg, api.LimitListener(ln, cfg.conn.MaxConnections, apiMetrics), handler, reg, logs, logger, stdout)
-}
-
-// runHTTP serves until ctx ends, then shuts down gracefully: stop accepting,
-// finish in-flight requests, then drain the log.
-func runHTTP(ctx context.Context, cfg *serveConfig, ln net.Listener, h http.Handler, reg *prometheus.Registry, logs []*tlog.Log, logger *slog.Logger, stdout io.Writer) error {
-	l := logs[0]
-	srv := api.NewHTTPServer(h, cfg.conn)
-	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
-	var msrv *http.Server
-	if cfg.metricsListen != "" {
-		msrv = api.NewHTTPServer(metricsHandler(reg), cfg.conn)
-		mln, err := net.Listen("tcp", cfg.metricsListen)
-		if err != nil {
-			return fmt.Errorf("listening on %s: %w", cfg.metricsListen, err)
-		}
-		go func() { errc <- msrv.Serve(mln) }()
 	}
 	logger.Info("serving", "listen", ln.Addr().String(), "public_url", cfg.publicURL,
-		"origin", l.Origin(), "storage", storage.Redact(cfg.storage))
-	fmt.Fprintf(stdout, "mosaicd serving %s on http://%s (origin %s)\n", cfg.publicURL, ln.Addr(), l.Origin())
+		"origin", sc.Origin, "storage", storage.Redact(cfg.storage))
+	fmt.Fprintf(stdout, "mosaicd serving %s on http://%s (origin %s)\n", cfg.publicURL, ln.Addr(), sc.Origin)
+	return srv.Run(ctx, ln, metricsLn)
+}
 
-	select {
-	case <-ctx.Done():
-		logger.Info("shutting down: draining in-flight requests")
-	case err := <-errc:
-		logger.Error("HTTP server failed", "err", err)
+// isDefaultStorage reports whether spec is the default data directory,
+// which serve creates on first start without --init.
+func isDefaultStorage(spec string) bool {
+	dir, ok := storage.FileDir(spec)
+	return ok && filepath.Clean(dir) == filepath.Clean(strings.TrimPrefix(defaultStorage, "file:"))
+}
+
+// listen opens the API listener, and the metrics one with --metrics-listen.
+func listen(cfg *serveConfig) (ln, metricsLn net.Listener, err error) {
+	ln, err = net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listening on %s: %w", cfg.listen, err)
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		logger.Warn("HTTP shutdown incomplete", "err", err)
-	}
-	if msrv != nil {
-		_ = msrv.Shutdown(sctx)
-	}
-	for _, l := range logs {
-		if err := l.Close(sctx); err != nil {
-			return fmt.Errorf("draining the log %s: %w", l.Origin(), err)
+	if cfg.metricsListen != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.metricsListen); err != nil {
+			ln.Close()
+			return nil, nil, fmt.Errorf("listening on %s: %w", cfg.metricsListen, err)
 		}
 	}
-	logger.Info("shut down cleanly")
-	return nil
+	return ln, metricsLn, nil
+}
+
+// serverConfig turns the flags into the server's configuration: what the
+// flags name (algorithms, the signing key, the keyless files) is parsed
+// and loaded here.
+func (c *serveConfig) serverConfig(create bool, logger *slog.Logger) (server.Config, error) {
+	origin, err := resolveOrigin(c.origin, c.publicURL)
+	if err != nil {
+		return server.Config{}, usageError{err}
+	}
+	algs, err := entry.ParseAlgorithms(c.algorithms)
+	if err != nil {
+		return server.Config{}, usageError{fmt.Errorf("--allowed-algorithms: %w", err)}
+	}
+	duplicates, err := api.ParseDuplicates(c.duplicates)
+	if err != nil {
+		return server.Config{}, usageError{err}
+	}
+	decoder, err := entry.NewDecoder(c.limits, algs)
+	if err != nil {
+		return server.Config{}, usageError{err}
+	}
+	keyless, err := c.keyless.config()
+	if err != nil {
+		return server.Config{}, err
+	}
+	key, err := loadOrCreateKey(c, logger)
+	if err != nil {
+		return server.Config{}, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
+	return server.Config{
+		Storage: c.storage, Init: create, AutoMigrate: c.autoMigrate, DiskReserve: c.diskReserve,
+		PublicURL: c.publicURL, Origin: origin, Key: key,
+		Log: tlog.Config{
+			BatchMaxSize: c.batchMaxSize, BatchMaxAge: c.batchMaxAge,
+			CheckpointInterval: c.checkpointInterval, CheckpointRepublishInterval: c.republishInterval,
+			AwaitPoll: c.awaitPoll, PushbackMaxOutstanding: c.pushbackMaxOutstanding,
+			MaxInflightAdds: c.maxInflightAdds,
+		},
+		Decoder: decoder, MaxRequestBytes: c.maxRequestBytes, AddTimeout: c.addTimeout, Duplicates: duplicates,
+		ConnLimits: c.conn, SearchIndex: c.searchIndex, SearchPageBytes: c.searchPageBytes,
+		SearchConcurrency: c.searchConcurrency, MetricsApart: c.metricsListen != "",
+		ShutdownTimeout: c.shutdownTimeout, Keyless: keyless, Logger: logger, Registry: reg,
+	}, nil
 }
 
 // resolveOrigin returns the explicit origin, or the one sigstore-go derives
@@ -344,20 +277,15 @@ func resolveOrigin(origin, publicURL string) (string, error) {
 func loadOrCreateKey(cfg *serveConfig, logger *slog.Logger) (crypto.Signer, error) {
 	path := cfg.signingKey
 	if path == "" {
-		dir, ok := fileStorageDir(cfg.storage)
+		dir, ok := storage.FileDir(cfg.storage)
 		if !ok {
 			return nil, usageError{errors.New("--signing-key is required with this storage (create one with 'mosaicd keygen --out FILE')")}
 		}
 		path = filepath.Join(dir, ".mosaic", "signing-key.pem")
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			key, err := note.GenerateKey(note.Ed25519)
-			if err != nil {
+			if err := createKey(path, logger); err != nil {
 				return nil, err
 			}
-			if err := writeKeyFile(path, key); err != nil {
-				return nil, err
-			}
-			logger.Info("created a new Ed25519 checkpoint signing key; back it up: the log cannot change keys", "path", path)
 		}
 	}
 	fi, err := os.Stat(path)
@@ -379,19 +307,21 @@ func loadOrCreateKey(cfg *serveConfig, logger *slog.Logger) (crypto.Signer, erro
 	return key, nil
 }
 
-func fileStorageDir(spec string) (string, bool) {
-	if storage.IsPostgres(spec) {
-		return "", false
+// createKey writes a new Ed25519 key to path, in a data directory that
+// storage.Check allowed to be created.
+func createKey(path string, logger *slog.Logger) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", filepath.Dir(path), err)
 	}
-	return strings.TrimPrefix(spec, "file:"), true
-}
-
-func bindIdentity(ctx context.Context, store storage.Backend, where, origin string, pub crypto.PublicKey) error {
-	der, err := x509.MarshalPKIXPublicKey(pub)
+	key, err := note.GenerateKey(note.Ed25519)
 	if err != nil {
 		return err
 	}
-	return storage.BindIdentity(ctx, store, storage.Redact(where), storage.Identity{Origin: origin, PublicKey: der})
+	if err := writeKeyFile(path, key); err != nil {
+		return err
+	}
+	logger.Info("created a new Ed25519 checkpoint signing key; back it up: the log cannot change keys", "path", path)
+	return nil
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
@@ -408,29 +338,4 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	default:
 		return nil, fmt.Errorf("--log-format %q: want text or json", format)
 	}
-}
-
-// startIndex opens the search index beside the log (PostgreSQL tables in the
-// same database, or a Badger store in the data directory) and follows the
-// log into it until logCtx ends. The returned func stops it and closes its
-// store.
-func startIndex(logCtx context.Context, cfg *serveConfig, store storage.Backend, l *tlog.Log, reg *prometheus.Registry, logger *slog.Logger) (*index.Index, func(), error) {
-	if !cfg.searchIndex {
-		return nil, func() {}, nil
-	}
-	dir := filepath.Join(strings.TrimPrefix(cfg.storage, "file:"), ".mosaic", "index")
-	ist, err := index.OpenStore(logCtx, store, storage.DefaultLogID, dir, logger)
-	if err != nil {
-		return nil, nil, fmt.Errorf("opening the search index (or start with --search-index=false): %w", err)
-	}
-	m := index.NewMetrics()
-	reg.MustRegister(m.Collectors()...)
-	ix := index.New(l, ist, index.Config{Logger: logger.With("component", "index"), Metrics: m})
-	stop := ix.Start(logCtx)
-	return ix, func() {
-		stop()
-		if err := ist.Close(); err != nil {
-			logger.Warn("closing the search index", "err", err)
-		}
-	}, nil
 }

@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -205,5 +207,34 @@ func TestReadyzHidesStorageDetail(t *testing.T) {
 	}
 	if n := strings.Count(out, "msg=ready"); n < 2 {
 		t.Errorf("the server log has %d 'ready' lines, want one at start and one after recovery:\n%s", n, out)
+	}
+}
+
+// A data directory that does not exist is created only when it is the
+// default (./mosaic-data) or with --init: a mistyped one is refused, and
+// nothing is written there.
+func TestServeInit(t *testing.T) {
+	typo := filepath.Join(t.TempDir(), "mosaic-dta")
+	out, err := runServe(t, "--storage", "file:"+typo, "--search-index=false")
+	want := "no log at " + typo + "; pass --init to create one"
+	if err == nil || err.Error() != want {
+		t.Fatalf("serve on a missing directory: %v, want %q\n%s", err, want, out)
+	}
+	if _, err := os.Stat(typo); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the refused directory exists: %v", err)
+	}
+	if out, err := runServe(t, "--storage", "file:"+typo, "--init", "--search-index=false"); err != nil {
+		t.Fatalf("serve --init: %v\n%s", err, out)
+	}
+	if out, err := runServe(t, "--storage", "file:"+typo, "--search-index=false"); err != nil {
+		t.Fatalf("serve on the directory --init created: %v\n%s", err, out)
+	}
+
+	t.Chdir(t.TempDir())
+	if out, err := runServe(t, "--search-index=false"); err != nil {
+		t.Fatalf("serve on the default directory: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join("mosaic-data", ".mosaic", "signing-key.pem")); err != nil {
+		t.Errorf("the default directory was not created with its key: %v", err)
 	}
 }

@@ -41,7 +41,7 @@ func startKeyless(t *testing.T, bin, storage string) string {
 	}
 	args := []string{"serve", "--listen", "127.0.0.1:0", "--keyless-dir", filepath.Join(dir, "keyless"), "--dev-oidc"}
 	if storage == "" {
-		args = append(args, "--storage", "file:"+filepath.Join(dir, "log"))
+		args = append(args, "--storage", "file:"+filepath.Join(dir, "log"), "--init")
 	} else {
 		// PostgreSQL stores need an explicit checkpoint key.
 		key := filepath.Join(dir, "signing-key.pem")

@@ -362,13 +362,13 @@ func TestMetrics(t *testing.T) {
 		}
 		_, m := get(t, l.URL+"/metrics")
 		for _, want := range []string{
-			"mosaic_log_entries_appended_total 1",
-			"mosaic_log_duplicates_total 1",
+			`mosaic_log_entries_appended_total{log="main"} 1`,
+			`mosaic_log_duplicates_total{log="main"} 1`,
 			`mosaic_http_requests_total{code="201",method="POST",route="/api/v2/log/entries"} 2`,
 			`mosaic_api_duplicate_submissions_total{mode="existing"} 1`,
 			`mosaic_http_requests_total{code="405",method="other",route="unmatched"} 1`,
-			"mosaic_log_add_to_proof_seconds_count 1",
-			"mosaic_log_integrity_failures_total 0",
+			`mosaic_log_add_to_proof_seconds_count{log="main"} 1`,
+			`mosaic_log_integrity_failures_total{log="main"} 0`,
 		} {
 			if !strings.Contains(string(m), want) {
 				t.Errorf("/metrics lacks %q", want)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/mosaiclog/mosaic/internal/mosaictest"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Past --max-inflight-adds adds in progress, one more is refused at once
@@ -177,7 +179,7 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name, label string) flo
 			continue
 		}
 		for _, m := range mf.GetMetric() {
-			if label != "" && (len(m.GetLabel()) != 1 || m.GetLabel()[0].GetValue() != label) {
+			if label != "" && !slices.ContainsFunc(m.GetLabel(), func(l *dto.LabelPair) bool { return l.GetValue() == label }) {
 				continue
 			}
 			if m.GetGauge() != nil {

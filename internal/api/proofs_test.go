@@ -132,7 +132,7 @@ func TestReadRoutes(t *testing.T) {
 		t.Run("errors", func(t *testing.T) { testReadErrors(t, r) })
 		t.Run("info", func(t *testing.T) { testInfoRoute(t, r) })
 		_, m := get(t, r.URL+"/metrics")
-		if !strings.Contains(string(m), "mosaic_log_integrity_failures_total 0") {
+		if !strings.Contains(string(m), `mosaic_log_integrity_failures_total{log="main"} 0`) {
 			t.Error("integrity failures counted")
 		}
 	})
@@ -507,7 +507,7 @@ func TestEntryIntegrityFailure(t *testing.T) {
 	if err := validateResponse(newDocRouter(t, loadDoc(t)), x); err != nil {
 		t.Errorf("500 does not match the document: %v", err)
 	}
-	if _, m := get(t, l.URL+"/metrics"); !strings.Contains(string(m), "mosaic_log_integrity_failures_total 1") {
+	if _, m := get(t, l.URL+"/metrics"); !strings.Contains(string(m), `mosaic_log_integrity_failures_total{log="main"} 1`) {
 		t.Error("the integrity failure was not counted")
 	}
 }

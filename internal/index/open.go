@@ -3,24 +3,21 @@ package index
 import (
 	"context"
 	"log/slog"
+	"path/filepath"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/mosaiclog/mosaic/internal/diskspace"
+	"github.com/mosaiclog/mosaic/internal/storage"
 )
 
-// OpenStore opens the index store that belongs beside a log store: tables
-// in the same PostgreSQL database (logID's rows) when logStore has a pool,
-// else a Badger store in dir, which stops writing while logStore's disk
-// (its Space) is full.
-func OpenStore(ctx context.Context, logStore any, logID, dir string, logger *slog.Logger) (Store, error) {
-	if pg, ok := logStore.(interface{ Pool() *pgxpool.Pool }); ok {
-		return NewPostgresStore(ctx, pg.Pool(), logID)
+// OpenStore opens the index store that belongs beside log logID of st:
+// tables in the same PostgreSQL database (logID's rows, on st's pool), or a
+// Badger store in DIR/.mosaic/index of a file store, which stops writing
+// while space (the log's disk watcher) reports the disk full.
+func OpenStore(ctx context.Context, st *storage.Store, logID string, space *diskspace.Watcher, logger *slog.Logger) (Store, error) {
+	if pool := st.Postgres(); pool != nil {
+		return NewPostgresStore(ctx, pool, logID)
 	}
-	var space *diskspace.Watcher
-	if s, ok := logStore.(interface{ Space() *diskspace.Watcher }); ok {
-		space = s.Space()
-	}
-	return OpenBadgerWatched(dir, logger, space)
+	return OpenBadgerWatched(filepath.Join(st.Dir(), ".mosaic", "index"), logger, space)
 }
 
 // Start runs the index in the background until ctx ends or stop is

@@ -96,9 +96,11 @@ func startServer(ctx context.Context, store string, sc ServerConfig) (srv *serve
 		return srv, err
 	}
 	var storage string
+	var fresh []string // what lets mosaicd create the store
 	switch store {
 	case "posix":
 		storage = "file:" + filepath.Join(dir, "data")
+		fresh = []string{"--init"}
 	case "postgres":
 		var db string
 		if db, srv.dropDB, err = createDatabase(ctx, sc.DatabaseServer); err != nil {
@@ -109,7 +111,8 @@ func startServer(ctx context.Context, store string, sc ServerConfig) (srv *serve
 		return srv, fmt.Errorf("unknown store %q (want one of %s)", store, strings.Join(Stores, ", "))
 	}
 	args := append([]string{"serve", "--listen", addr, "--public-url", srv.url, "--storage", storage,
-		"--signing-key", keyPath}, sc.ServeArgs...)
+		"--signing-key", keyPath}, fresh...)
+	args = append(args, sc.ServeArgs...)
 	if err := srv.start(sc.Binary, args); err != nil {
 		return srv, err
 	}

@@ -9,15 +9,10 @@ import (
 	"github.com/dgraph-io/badger/v4"
 )
 
-// Dedup is a persistent map from an entry's identity to its log index, for
-// backends whose driver does not deduplicate by itself. It has the method
-// set of internal/tlog's Deduplicator, whose doc states the contract.
-type Dedup interface {
-	Lookup(ctx context.Context, identity []byte) (index uint64, ok bool, err error)
-	Record(ctx context.Context, identity []byte, index uint64) error
-	Scanned(ctx context.Context) (uint64, error)
-	RecordScanned(ctx context.Context, from uint64, identities [][]byte) error
-}
+// The POSIX store's persistent duplicate map implements internal/tlog's
+// Deduplicator, the one statement of the contract (and of why it is not
+// Tessera's Antispam); storage may not import tlog, so the conformance is
+// asserted in dedup_conformance_test.go.
 
 // badgerDedup keeps the map in a Badger database (an embedded, maintained
 // key-value store) beside the POSIX log: "i"+identity → big-endian index,
@@ -25,8 +20,6 @@ type Dedup interface {
 type badgerDedup struct {
 	db *badger.DB
 }
-
-var _ Dedup = (*badgerDedup)(nil)
 
 var scannedKey = []byte("scanned")
 

@@ -16,23 +16,23 @@ import (
 // DefaultLogID names the main log of a store.
 const DefaultLogID = postgres.DefaultLogID
 
-// pgBackend is Mosaic's PostgreSQL driver. It deduplicates authoritatively
-// inside the sequencing transaction, so it needs no antispam.
+// pgBackend is a log in Mosaic's PostgreSQL driver. It deduplicates
+// authoritatively inside the sequencing transaction, so it needs no dedup
+// map.
 type pgBackend struct {
 	store *postgres.Store
 }
 
 var _ Backend = (*pgBackend)(nil)
 
-// OpenPostgres opens the log in the database at url, applying pending schema
-// migrations first when autoMigrate is set.
-func OpenPostgres(ctx context.Context, url string, opts Options) (Backend, error) {
+// openPostgres opens log id on the store's pool, whose schema Open checked.
+func openPostgres(ctx context.Context, pool *pgxpool.Pool, id string, lo LogOptions, opts Options, logger *slog.Logger) (Backend, error) {
 	s, err := postgres.New(ctx, postgres.Config{
-		URL: url, LogID: opts.LogID, Dedup: true, Identity: opts.Identity, AutoMigrate: opts.AutoMigrate,
-		Logger: opts.Logger, Metrics: opts.postgresMetrics(),
+		Pool: pool, SchemaChecked: true, LogID: id, Dedup: true, Identity: lo.Identity,
+		AutoMigrate: opts.AutoMigrate, Logger: logger, Metrics: postgresMetrics(id, opts.Registerer),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("opening PostgreSQL log: %w", err)
+		return nil, fmt.Errorf("opening PostgreSQL log %q: %w", id, err)
 	}
 	return &pgBackend{store: s}, nil
 }
@@ -53,14 +53,10 @@ func MigratePostgres(ctx context.Context, url string) (int, error) {
 
 func (b *pgBackend) Driver() tessera.Driver { return b.store }
 
-// Pool is the store's PostgreSQL connection pool, for other tables of the
-// same database (the search index). The store owns and closes it.
-func (b *pgBackend) Pool() *pgxpool.Pool { return b.store.Pool() }
-
 // Dedup is nil: the driver records identities in its sequencing
 // transaction, which is exact across frontends.
-func (b *pgBackend) Dedup() (Dedup, error) { return nil, nil }
-func (b *pgBackend) Kind() string          { return "postgres" }
+func (b *pgBackend) Dedup() *DedupMap { return nil }
+func (b *pgBackend) Kind() string     { return "postgres" }
 
 // Space is nil: the database's disk is the database server's to watch.
 func (b *pgBackend) Space() *diskspace.Watcher { return nil }
@@ -80,6 +76,7 @@ func (b *pgBackend) RecordIdentity(ctx context.Context, id Identity) (Identity, 
 	return Identity{Origin: origin, PublicKey: key}, nil
 }
 
+// Close stops the log's background work; the pool stays open (the Store's).
 func (b *pgBackend) Close() error {
 	b.store.Close()
 	return nil
@@ -89,30 +86,25 @@ func (b *pgBackend) Close() error {
 type Options struct {
 	// AutoMigrate applies pending PostgreSQL schema migrations at start.
 	AutoMigrate bool
-	// LogID selects one of several logs in a store: a log_id in PostgreSQL,
-	// a subdirectory of a file store. Empty (or DefaultLogID) is the main log.
-	LogID string
-	// Identity is what the PostgreSQL store deduplicates an entry on, from
-	// its leaf; nil: SHA-256 of the leaf (see postgres.Config.Identity).
-	// The file store needs none: its log deduplicates (log.Config.Identity).
-	Identity func(leaf []byte) []byte
-	Logger   *slog.Logger
-	// Registerer receives the backend's metrics, if set.
+	// Create lets Open create a file store's directory when it does not
+	// exist; without it Open refuses (*NoStoreError), so that a mistyped
+	// directory does not become a new, empty log with a new key.
+	Create bool
+	Logger *slog.Logger
+	// Registerer receives the logs' storage metrics, if set.
 	Registerer prometheus.Registerer
 	// DiskReserve is the free space a file store keeps: below it, writes
 	// are refused (zero: diskspace.DefaultReserve).
 	DiskReserve diskspace.Reserve
 }
 
-func (o Options) postgresMetrics() *postgres.Metrics {
-	id := o.LogID
-	if id == "" {
-		id = postgres.DefaultLogID
-	}
+// postgresMetrics creates log id's driver metrics, registered with reg if
+// set.
+func postgresMetrics(id string, reg prometheus.Registerer) *postgres.Metrics {
 	m := postgres.NewMetrics(id)
-	if o.Registerer != nil {
+	if reg != nil {
 		for _, c := range m.Collectors() {
-			_ = o.Registerer.Register(c)
+			_ = reg.Register(c)
 		}
 	}
 	return m

@@ -32,7 +32,7 @@ type posixBackend struct {
 	// free space cannot be measured.
 	space *diskspace.Watcher
 	// dedup is the dedup map, opened by its first use (see space.go).
-	dedup *spaceDedup
+	dedup *DedupMap
 	// stop ends the watcher and the temporary-file sweeper; bg counts them.
 	stop context.CancelFunc
 	bg   sync.WaitGroup
@@ -40,13 +40,15 @@ type posixBackend struct {
 
 var _ Backend = (*posixBackend)(nil)
 
-// OpenPosix opens (creating if needed) a log directory, with default
-// Options.
+// OpenPosix opens (creating if needed) the log directory dir on its own,
+// with default Options: for tests of a log over a store.
 func OpenPosix(ctx context.Context, dir string) (Backend, error) {
-	return openPosix(ctx, dir, Options{})
+	logger := slog.New(slog.DiscardHandler)
+	return openPosix(ctx, dir, DefaultLogID, Options{Logger: logger}, logger)
 }
 
-func openPosix(ctx context.Context, dir string, opts Options) (Backend, error) {
+// openPosix opens (creating if needed) the directory of log id.
+func openPosix(ctx context.Context, dir, id string, opts Options, logger *slog.Logger) (Backend, error) {
 	opened := time.Now()
 	if err := os.MkdirAll(filepath.Join(dir, mosaicDir), 0o755); err != nil {
 		return nil, fmt.Errorf("creating log directory %s: %w", dir, err)
@@ -55,15 +57,11 @@ func openPosix(ctx context.Context, dir string, opts Options) (Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening POSIX log in %s: %w", dir, err)
 	}
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
 	b := &posixBackend{dir: dir, driver: d, logger: logger}
 	bgCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	b.stop = stop
-	b.startSpace(bgCtx, opts, opened)
-	b.dedup = &spaceDedup{dir: filepath.Join(dir, mosaicDir, "dedup"), space: b.space, logger: logger}
+	b.startSpace(bgCtx, id, opts, opened)
+	b.dedup = &DedupMap{dir: filepath.Join(dir, mosaicDir, "dedup"), space: b.space, logger: logger}
 	return b, nil
 }
 
@@ -76,7 +74,7 @@ func (b *posixBackend) Space() *diskspace.Watcher { return b.space }
 // Dedup is a Badger map in DIR/.mosaic/dedup: Tessera's POSIX driver does
 // not deduplicate, and its in-memory dedup forgets on restart. The map is
 // opened by its first use, and only while the disk has room (see space.go).
-func (b *posixBackend) Dedup() (Dedup, error) { return b.dedup, nil }
+func (b *posixBackend) Dedup() *DedupMap { return b.dedup }
 
 // Ping checks that the log directory is still there and readable.
 func (b *posixBackend) Ping(ctx context.Context) error {

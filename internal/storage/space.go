@@ -49,12 +49,12 @@ const sweepDelay = 10 * time.Second
 // and again whenever the disk has room after being full, for the files
 // older than that moment. (Tessera's createTemp leaks its temporary file
 // whenever the write into it fails, so every ENOSPC leaves one.)
-func (b *posixBackend) startSpace(ctx context.Context, opts Options, opened time.Time) {
+func (b *posixBackend) startSpace(ctx context.Context, id string, opts Options, opened time.Time) {
 	sweep := make(chan time.Time, 1)
 	sweep <- opened
 	var metrics *diskspace.Metrics
 	if opts.Registerer != nil {
-		metrics = diskspace.NewMetrics(diskMetricsLabels(opts.LogID))
+		metrics = diskspace.NewMetrics(diskMetricsLabels(id))
 		for _, c := range metrics.Collectors() {
 			_ = opts.Registerer.Register(c)
 		}
@@ -113,12 +113,12 @@ func (b *posixBackend) sweepLoop(ctx context.Context, sweep <-chan time.Time) {
 	}
 }
 
-// spaceDedup is the POSIX store's dedup map, kept off a full disk: the
-// Badger database is opened by the first use that finds room on the disk,
-// and writes are refused while the disk is full. Reads need the database
-// open, so before the first open they too are refused on a full disk; the
-// log takes no adds then anyway.
-type spaceDedup struct {
+// DedupMap is the POSIX store's dedup map (a tlog.Deduplicator; see
+// dedup.go), kept off a full disk: the Badger database is opened by the
+// first use that finds room on the disk, and writes are refused while the
+// disk is full. Reads need the database open, so before the first open they
+// too are refused on a full disk; the log takes no adds then anyway.
+type DedupMap struct {
 	dir    string
 	space  *diskspace.Watcher
 	logger *slog.Logger
@@ -129,12 +129,10 @@ type spaceDedup struct {
 	closed bool
 }
 
-var _ Dedup = (*spaceDedup)(nil)
-
 var errDedupClosed = errors.New("the dedup map is closed")
 
 // open returns the database, opening it if the disk has room.
-func (d *spaceDedup) open() (*badgerDedup, error) {
+func (d *DedupMap) open() (*badgerDedup, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	switch {
@@ -155,14 +153,14 @@ func (d *spaceDedup) open() (*badgerDedup, error) {
 }
 
 // writable returns the database if the disk has room for a write.
-func (d *spaceDedup) writable() (*badgerDedup, error) {
+func (d *DedupMap) writable() (*badgerDedup, error) {
 	if err := d.space.Check(); err != nil {
 		return nil, fmt.Errorf("writing the dedup map in %s: %w", d.dir, err)
 	}
 	return d.open()
 }
 
-func (d *spaceDedup) Lookup(ctx context.Context, identity []byte) (uint64, bool, error) {
+func (d *DedupMap) Lookup(ctx context.Context, identity []byte) (uint64, bool, error) {
 	db, err := d.open()
 	if err != nil {
 		return 0, false, err
@@ -170,7 +168,7 @@ func (d *spaceDedup) Lookup(ctx context.Context, identity []byte) (uint64, bool,
 	return db.Lookup(ctx, identity)
 }
 
-func (d *spaceDedup) Record(ctx context.Context, identity []byte, index uint64) error {
+func (d *DedupMap) Record(ctx context.Context, identity []byte, index uint64) error {
 	db, err := d.writable()
 	if err != nil {
 		return err
@@ -178,7 +176,7 @@ func (d *spaceDedup) Record(ctx context.Context, identity []byte, index uint64) 
 	return db.Record(ctx, identity, index)
 }
 
-func (d *spaceDedup) Scanned(ctx context.Context) (uint64, error) {
+func (d *DedupMap) Scanned(ctx context.Context) (uint64, error) {
 	db, err := d.open()
 	if err != nil {
 		return 0, err
@@ -186,7 +184,7 @@ func (d *spaceDedup) Scanned(ctx context.Context) (uint64, error) {
 	return db.Scanned(ctx)
 }
 
-func (d *spaceDedup) RecordScanned(ctx context.Context, from uint64, identities [][]byte) error {
+func (d *DedupMap) RecordScanned(ctx context.Context, from uint64, identities [][]byte) error {
 	db, err := d.writable()
 	if err != nil {
 		return err
@@ -195,7 +193,7 @@ func (d *spaceDedup) RecordScanned(ctx context.Context, from uint64, identities 
 }
 
 // Close closes the database, unless the disk is full (see above).
-func (d *spaceDedup) Close() error {
+func (d *DedupMap) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.closed = true

@@ -27,21 +27,18 @@ func TestPosixOnFullDisk(t *testing.T) {
 	ctx := t.Context()
 	fsDir := diskspacetest.Mount(t, "48m")
 	dir := filepath.Join(fsDir, "log")
-	opts := storage.Options{DiskReserve: diskspace.Reserve{Size: 4 << 20}}
+	opts := storage.Options{DiskReserve: diskspace.Reserve{Size: 4 << 20}, Create: true}
 	id := storage.Identity{Origin: "full.example.com", PublicKey: []byte("key")}
 	entry := []byte("an identity of 32 bytes, more or less")
 
-	b, err := storage.Open(ctx, "file:"+dir, opts)
+	b, err := openLog(t, "file:"+dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := storage.BindIdentity(ctx, b, dir, id); err != nil {
 		t.Fatal(err)
 	}
-	d, err := b.Dedup()
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := b.Dedup()
 	if err := d.Record(ctx, entry, 7); err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +50,7 @@ func TestPosixOnFullDisk(t *testing.T) {
 
 	filler := filepath.Join(fsDir, "filler")
 	diskspacetest.Fill(t, filler, -1)
-	b, err = storage.Open(ctx, "file:"+dir, opts)
+	b, err = openLog(t, "file:"+dir, opts)
 	if err != nil {
 		t.Fatalf("opening a log directory on a full disk: %v", err)
 	}
@@ -71,10 +68,7 @@ func TestPosixOnFullDisk(t *testing.T) {
 	if err := storage.Ready(ctx, b, 0); !errors.As(err, &nr) || nr.Code != "disk_full" || nr.Reason != "disk full" {
 		t.Errorf("Ready on a full disk: %v, want disk_full", err)
 	}
-	d, err = b.Dedup()
-	if err != nil {
-		t.Fatal(err)
-	}
+	d = b.Dedup()
 	if err := d.Record(ctx, []byte("another"), 8); !errors.Is(err, diskspace.ErrFull) {
 		t.Errorf("dedup Record on a full disk: %v", err)
 	}

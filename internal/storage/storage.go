@@ -1,11 +1,16 @@
-// Package storage opens the log store named by mosaicd's --storage flag.
+// Package storage opens the store named by mosaicd's --storage flag, and
+// the logs inside it.
 //
-// A store is a Tessera driver plus the few things mosaicd needs around it: a
-// liveness probe for /readyz, the log's recorded identity (origin and public
-// key, fixed when the log is created), and the persistent duplicate map when
-// the driver has none. Each backend lives in its own package
-// (Tessera's POSIX driver for file:, internal/storage/postgres for
-// postgres://); this package only parses the URL and wires the choice.
+// A store is a directory (file:DIR) or a PostgreSQL database (postgres://),
+// opened once per process by Open: one connection pool and one schema check
+// for every log in it. Logs are opened from it by ID (OpenLog): the main
+// log, DefaultLogID, and the certificate log beside it. A log is a Tessera
+// driver plus the few things mosaicd needs around it: a liveness probe for
+// /readyz, the log's recorded identity (origin and public key, fixed when
+// the log is created), the free space of its disk, and the persistent
+// duplicate map when the driver has none. Each backend lives in its own
+// package (Tessera's POSIX driver for file:, internal/storage/postgres for
+// postgres://); this package only parses the spec and wires the choice.
 package storage
 
 import (
@@ -13,11 +18,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/mosaiclog/mosaic/internal/diskspace"
+	"github.com/mosaiclog/mosaic/internal/storage/postgres"
 	"github.com/transparency-dev/tessera"
 )
 
@@ -32,14 +42,14 @@ type Identity struct {
 	PublicKey []byte `json:"public_key"`
 }
 
-// Backend is an opened store.
+// Backend is an opened log of a store.
 type Backend interface {
 	// Driver is the Tessera driver passed to tessera.NewAppender.
 	Driver() tessera.Driver
-	// Dedup opens the persistent duplicate map the log needs when the
-	// driver does not deduplicate by itself, or returns nil when it does
-	// (PostgreSQL dedups in its sequencing transaction).
-	Dedup() (Dedup, error)
+	// Dedup is the persistent duplicate map the log needs when the driver
+	// does not deduplicate by itself (a tlog.Deduplicator), or nil when it
+	// does (PostgreSQL dedups in its sequencing transaction).
+	Dedup() *DedupMap
 	// Ping reports whether the store answers; /readyz uses it.
 	Ping(ctx context.Context) error
 	// CheckpointPublishedAt is when the latest checkpoint was published
@@ -55,7 +65,7 @@ type Backend interface {
 	Space() *diskspace.Watcher
 	// Kind names the backend for logs and metrics ("posix", "postgres").
 	Kind() string
-	// Close releases the store's resources.
+	// Close releases the log's resources (not the store's).
 	Close() error
 }
 
@@ -88,31 +98,136 @@ func BindIdentity(ctx context.Context, b Backend, where string, id Identity) err
 	}
 }
 
-// Open opens the store named by spec: "file:DIR" (or a bare path) for the
-// embedded POSIX store, "postgres://..." for PostgreSQL.
-func Open(ctx context.Context, spec string, opts Options) (Backend, error) {
+// FileDir returns the directory of a file store spec ("file:DIR" or a bare
+// path), or false when spec names no file store.
+func FileDir(spec string) (string, bool) {
 	switch {
-	case IsPostgres(spec):
-		return OpenPostgres(ctx, spec, opts)
-	case strings.HasPrefix(spec, "file:"):
-		return openPosix(ctx, posixDir(strings.TrimPrefix(spec, "file:"), opts.LogID), opts)
-	case strings.Contains(spec, "://"):
-		return nil, fmt.Errorf("unknown storage %q: want file:DIR or postgres://...", Redact(spec))
-	case spec == "":
-		return nil, errors.New("no storage given: want file:DIR or postgres://...")
-	default:
-		return openPosix(ctx, posixDir(spec, opts.LogID), opts)
+	case IsPostgres(spec), spec == "", strings.Contains(spec, "://"):
+		return "", false
 	}
+	return strings.TrimPrefix(spec, "file:"), true
 }
 
-// posixDir is where log logID of the file store in dir lives: the main log at
-// the top (as Tessera's POSIX layout and existing data directories have it),
-// any other in a subdirectory named after it.
-func posixDir(dir, logID string) string {
-	if logID == "" || logID == DefaultLogID {
-		return dir
+// NoStoreError refuses a file store whose directory does not exist, when
+// creating it was not asked for: a mistyped directory must not silently
+// become a new, empty log (with a new key).
+type NoStoreError struct{ Dir string }
+
+func (e *NoStoreError) Error() string {
+	return fmt.Sprintf("no log at %s; pass --init to create one", e.Dir)
+}
+
+// Check refuses a spec Open would refuse before touching the store: an
+// empty or unknown one, and (a *NoStoreError) a file store whose directory
+// does not exist when create is false. Open calls it; so may a caller that
+// writes into the directory before it opens the store.
+func Check(spec string, create bool) error {
+	if IsPostgres(spec) {
+		return nil
 	}
-	return filepath.Join(dir, logID)
+	dir, ok := FileDir(spec)
+	switch {
+	case spec == "":
+		return errors.New("no storage given: want file:DIR or postgres://...")
+	case !ok:
+		return fmt.Errorf("unknown storage %q: want file:DIR or postgres://...", Redact(spec))
+	case create:
+		return nil
+	}
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return &NoStoreError{Dir: dir}
+	}
+	return nil
+}
+
+// Store is an opened store, from which logs are opened by ID. Close it
+// after every log opened from it.
+type Store struct {
+	opts Options
+	// dir is a file store's directory; pool is a PostgreSQL store's one
+	// connection pool, whose schema Open checked. Exactly one is set;
+	// both are immutable.
+	dir  string
+	pool *pgxpool.Pool
+}
+
+// Open opens the store named by spec: "file:DIR" (or a bare path) for the
+// embedded POSIX store, "postgres://..." (or a key/value connection string)
+// for PostgreSQL, whose schema it checks (and with opts.AutoMigrate
+// migrates) once for every log opened from it.
+func Open(ctx context.Context, spec string, opts Options) (*Store, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if IsPostgres(spec) {
+		pool, err := postgres.Connect(ctx, spec, opts.AutoMigrate, opts.Logger)
+		if err != nil {
+			return nil, fmt.Errorf("opening PostgreSQL store: %w", err)
+		}
+		return &Store{opts: opts, pool: pool}, nil
+	}
+	if err := Check(spec, opts.Create); err != nil {
+		return nil, err
+	}
+	dir, _ := FileDir(spec)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating log directory %s: %w", dir, err)
+	}
+	return &Store{opts: opts, dir: dir}, nil
+}
+
+// LogOptions configure one log of a store.
+type LogOptions struct {
+	// Identity is what a PostgreSQL log deduplicates an entry on, from its
+	// leaf; nil: SHA-256 of the leaf (see postgres.Config.Identity). A file
+	// store's log needs none: the log deduplicates (tlog.Config.Identity).
+	Identity func(leaf []byte) []byte
+}
+
+// OpenLog opens (creating if new) the log id of the store: a log_id in
+// PostgreSQL, on the store's pool; in a file store, the top directory for
+// DefaultLogID (as Tessera's POSIX layout and existing data directories
+// have it) and a subdirectory named id for any other. Close the log before
+// the store.
+func (s *Store) OpenLog(ctx context.Context, id string, opts LogOptions) (Backend, error) {
+	if id == "" {
+		id = DefaultLogID
+	}
+	logger := s.opts.Logger
+	if id != DefaultLogID {
+		logger = logger.With("log", id)
+	}
+	if s.pool != nil {
+		return openPostgres(ctx, s.pool, id, opts, s.opts, logger)
+	}
+	dir := s.dir
+	if id != DefaultLogID {
+		dir = filepath.Join(s.dir, id)
+	}
+	return openPosix(ctx, dir, id, s.opts, logger)
+}
+
+// Postgres is a PostgreSQL store's connection pool, for other tables of the
+// same database (the search index), or nil for a file store. The store
+// owns and closes it.
+func (s *Store) Postgres() *pgxpool.Pool { return s.pool }
+
+// Dir is a file store's directory, or "" for PostgreSQL.
+func (s *Store) Dir() string { return s.dir }
+
+// Kind names the store's backend for logs and metrics ("posix", "postgres").
+func (s *Store) Kind() string {
+	if s.pool != nil {
+		return "postgres"
+	}
+	return "posix"
+}
+
+// Close releases the store: the PostgreSQL pool. Close its logs first.
+func (s *Store) Close() {
+	if s.pool != nil {
+		s.pool.Close()
+	}
 }
 
 // Ready reports whether a server on b should take traffic: its disk is not

@@ -27,6 +27,27 @@ import (
 //     takes entries, so every entry ever acknowledged (acknowledgement waits
 //     for a published checkpoint), and every one sequenced before a crash,
 //     is found after it.
+//
+// This is the only statement of the contract; the POSIX store's map
+// (storage.DedupMap) implements it. It is not a tessera.Antispam (a
+// Decorator around Add plus a Follower fed entry bundles), although it has
+// that shape, because Tessera's contract (v1.0.4) cannot keep it exact:
+//
+//   - Tessera starts the Follower in the background once the appender
+//     exists and takes adds at once: nothing in the contract lets the log
+//     refuse adds until the map has caught up after a kill -9, so a retry
+//     of an entry sequenced before the crash but not yet followed would get
+//     a second index (Tessera's own antispam is best-effort: it "reduces"
+//     duplicates);
+//   - the Follower learns of an entry only from its bundle, after
+//     integration: a repeat arriving in between is not found, where Add
+//     here records each entry as soon as it has an index;
+//   - Tessera hands the Follower its own bundle hasher (SHA-256 of the
+//     leaf), and keys its decorators on tessera.Entry.Identity, which
+//     cannot be set: twins (Config.Identity) would be two entries;
+//   - Tessera's shutdown waits for every Follower to reach the log's size,
+//     but on a full disk this map writes nothing (SpaceGuard), so Close
+//     would wait out its whole deadline.
 type Deduplicator interface {
 	// Lookup returns the index recorded for identity.
 	Lookup(ctx context.Context, identity []byte) (index uint64, ok bool, err error)

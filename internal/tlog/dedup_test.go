@@ -47,14 +47,14 @@ func openPosixWith(t *testing.T, dir string, withDedup bool, identity func([]byt
 		Identity: identity,
 	}
 	if withDedup {
-		d, err := store.Dedup()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Dedup = d
+		cfg.Dedup = store.Dedup()
 	}
-	l, err := tlog.New(context.WithoutCancel(ctx), store.Driver(), cfg)
+	// The log's background work (Tessera's) runs until stop, as in
+	// mosaicd: left running, it writes into dir while the test removes it.
+	logCtx, stopLog := context.WithCancel(context.WithoutCancel(ctx))
+	l, err := tlog.New(logCtx, store.Driver(), cfg)
 	if err != nil {
+		stopLog()
 		t.Fatal(err)
 	}
 	stopped := false
@@ -68,6 +68,7 @@ func openPosixWith(t *testing.T, dir string, withDedup bool, identity func([]byt
 		if err := l.Close(cctx); err != nil {
 			t.Errorf("closing log: %v", err)
 		}
+		stopLog()
 		if err := store.Close(); err != nil {
 			t.Errorf("closing store: %v", err)
 		}

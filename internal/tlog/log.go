@@ -64,12 +64,11 @@ type Config struct {
 	// an Add beyond it fails at once with an *InflightLimitError instead of
 	// queueing behind the others. Zero means DefaultMaxInflightAdds.
 	MaxInflightAdds uint
-	// AntispamInMemory is the size of the in-memory dedup cache; Antispam
-	// is the persistent dedup, or nil.
+	// AntispamInMemory is the size of Tessera's in-memory dedup cache.
 	AntispamInMemory uint
-	Antispam         tessera.Antispam
 	// Dedup is the persistent duplicate map for stores that do not
-	// deduplicate themselves, or nil (see Deduplicator). New brings it up
+	// deduplicate themselves, or nil (see Deduplicator, and there why it
+	// is not a tessera.Antispam). New brings it up
 	// to date with the log before it returns (on a full disk, adds wait
 	// for that instead: see SpaceGuard), and it follows the log until
 	// Close.
@@ -83,7 +82,9 @@ type Config struct {
 	// TileCacheSize is the number of tiles and bundles kept in memory.
 	TileCacheSize int
 	Logger        *slog.Logger
-	Metrics       *Metrics
+	// Metrics are the log's collectors; nil: unregistered ones, labelled
+	// with the origin.
+	Metrics *Metrics
 }
 
 // Log is a running transparency log. Its methods are safe for concurrent use.
@@ -141,7 +142,7 @@ func New(ctx context.Context, driver tessera.Driver, cfg Config) (*Log, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Metrics == nil {
-		cfg.Metrics = NewMetrics()
+		cfg.Metrics = NewMetrics(cfg.Origin)
 	}
 	if cfg.MaxInflightAdds == 0 {
 		cfg.MaxInflightAdds = DefaultMaxInflightAdds
@@ -165,7 +166,7 @@ func New(ctx context.Context, driver tessera.Driver, cfg Config) (*Log, error) {
 		WithCheckpointInterval(cfg.CheckpointInterval).
 		WithCheckpointRepublishInterval(cfg.CheckpointRepublishInterval).
 		WithPushback(cfg.PushbackMaxOutstanding).
-		WithAntispam(cfg.AntispamInMemory, cfg.Antispam)
+		WithAntispam(cfg.AntispamInMemory, nil)
 	appender, shutdown, reader, err := tessera.NewAppender(ctx, driver, opts)
 	if err != nil {
 		return nil, fmt.Errorf("starting Tessera appender: %w", err)

@@ -72,11 +72,10 @@ func openGuarded(t *testing.T, dir string, key crypto.Signer, space *fakeSpace) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := store.Dedup()
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err = tlog.New(context.WithoutCancel(t.Context()), store.Driver(), tlog.Config{
+	d := store.Dedup()
+	// Tessera's background work runs until stop (see openPosixWith).
+	logCtx, stopLog := context.WithCancel(context.WithoutCancel(t.Context()))
+	l, err = tlog.New(logCtx, store.Driver(), tlog.Config{
 		Origin: "space.test", Key: key,
 		BatchMaxSize: 64, BatchMaxAge: 5 * time.Millisecond,
 		CheckpointInterval: 100 * time.Millisecond, CheckpointRepublishInterval: time.Minute,
@@ -84,6 +83,7 @@ func openGuarded(t *testing.T, dir string, key crypto.Signer, space *fakeSpace) 
 		Dedup: fullDedup{d, space}, Space: space,
 	})
 	if err != nil {
+		stopLog()
 		t.Fatalf("starting the log: %v", err)
 	}
 	stopped := false
@@ -97,6 +97,7 @@ func openGuarded(t *testing.T, dir string, key crypto.Signer, space *fakeSpace) 
 		if err := l.Close(ctx); err != nil {
 			t.Errorf("closing log: %v", err)
 		}
+		stopLog()
 		if err := store.Close(); err != nil {
 			t.Errorf("closing store: %v", err)
 		}

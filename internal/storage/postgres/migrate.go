@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -101,13 +102,14 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	return nil
 }
 
-// prepareSchema checks the schema version, migrating if allowed.
-func (s *Store) prepareSchema(ctx context.Context) error {
+// checkSchema checks the schema version of the database behind pool,
+// migrating if autoMigrate allows.
+func checkSchema(ctx context.Context, pool *pgxpool.Pool, autoMigrate bool, logger *slog.Logger) error {
 	latest, err := LatestSchemaVersion()
 	if err != nil {
 		return err
 	}
-	current, err := SchemaVersion(ctx, s.pool)
+	current, err := SchemaVersion(ctx, pool)
 	if err != nil {
 		return err
 	}
@@ -116,12 +118,12 @@ func (s *Store) prepareSchema(ctx context.Context) error {
 		return tooNew(current, latest)
 	case current == latest:
 		return nil
-	case !s.cfg.AutoMigrate:
+	case !autoMigrate:
 		return fmt.Errorf("%w: database schema version %d is older than this mosaicd needs (%d); "+
 			"run `mosaicd migrate` first (or start with automatic migration)", ErrSchemaOutdated, current, latest)
 	}
-	s.log.Info("migrating database schema", "from", current, "to", latest)
-	return Migrate(ctx, s.pool)
+	logger.Info("migrating database schema", "from", current, "to", latest)
+	return Migrate(ctx, pool)
 }
 
 func tooNew(current, latest int) error {

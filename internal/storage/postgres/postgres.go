@@ -52,6 +52,10 @@ type Config struct {
 	// URL is a postgres:// connection string, used when Pool is nil. The Store
 	// then owns its pool and closes it in Close.
 	URL string
+	// SchemaChecked says that the caller checked Pool's schema (Connect
+	// did), so New does not check it again: several logs opened on one
+	// pool check it once.
+	SchemaChecked bool
 	// LogID names the log within the database: 1 to 64 letters, digits, '.',
 	// '_' or '-'. Default DefaultLogID.
 	LogID string
@@ -180,7 +184,8 @@ var _ tessera.LogReader = (*Store)(nil)
 // New opens the log cfg.LogID in the database, creating its rows if it is
 // new. It checks the schema version first: a database migrated by a newer
 // mosaicd is refused (ErrSchemaTooNew), and pending migrations are applied
-// when cfg.AutoMigrate is set, or else refused (ErrSchemaOutdated).
+// when cfg.AutoMigrate is set, or else refused (ErrSchemaOutdated); a
+// pool the caller checked (cfg.SchemaChecked) is not checked again.
 func New(ctx context.Context, cfg Config) (*Store, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -204,15 +209,36 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		s.closePool()
 		return nil, err
 	}
-	if err := s.prepareSchema(ctx); err != nil {
-		s.closePool()
-		return nil, err
+	if !cfg.SchemaChecked || cfg.Pool == nil {
+		if err := checkSchema(ctx, s.pool, cfg.AutoMigrate, s.log); err != nil {
+			s.closePool()
+			return nil, err
+		}
 	}
 	if err := s.initLog(ctx); err != nil {
 		s.closePool()
 		return nil, err
 	}
 	return s, nil
+}
+
+// Connect opens a connection pool on url with the session settings the
+// driver relies on, for Stores opened with Config.Pool, and checks the
+// schema as New does (migrating first when autoMigrate is set). The caller
+// closes the pool after every Store on it.
+func Connect(ctx context.Context, url string, autoMigrate bool, logger *slog.Logger) (*pgxpool.Pool, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	pool, err := openPool(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSchema(ctx, pool, autoMigrate, logger); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
 }
 
 // openPool connects to url with session settings the driver relies on.

@@ -3,6 +3,7 @@ package trustroot
 import (
 	"crypto"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -535,8 +536,8 @@ func distinctLogIDs(flag string, logs []*prototrustroot.TransparencyLogInstance)
 	for i, l := range logs {
 		id := string(l.GetLogId().GetKeyId())
 		if j, dup := seen[id]; dup {
-			return specError(flag, i, len(logs), fmt.Errorf("log ID %x is also that of %s #%d (the same key and origin); list each log once",
-				l.GetLogId().GetKeyId(), flag, j+1))
+			return specError(flag, i, len(logs), fmt.Errorf("log ID %s is also that of %s #%d (the same key and origin); list each log once",
+				base64.StdEncoding.EncodeToString(l.GetLogId().GetKeyId()), flag, j+1))
 		}
 		seen[id] = i
 	}

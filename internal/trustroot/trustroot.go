@@ -26,6 +26,7 @@ import (
 	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -232,7 +233,8 @@ func logInstance(what, url string, l *TLog, ct bool) (*prototrustroot.Transparen
 		if len(id) == 0 {
 			id = want[:]
 		} else if !bytes.Equal(id, want[:]) {
-			return nil, fmt.Errorf("%s: log ID %x is not the SHA-256 of its public key (%x)", what, id, want)
+			return nil, fmt.Errorf("%s: log ID %s is not the SHA-256 of its public key (%s)", what,
+				base64.StdEncoding.EncodeToString(id), base64.StdEncoding.EncodeToString(want[:]))
 		}
 	}
 	if len(id) != sha256.Size {

@@ -3,6 +3,7 @@ package verify
 import (
 	"crypto/x509"
 	"encoding/asn1"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
@@ -107,7 +108,7 @@ func verifySCT(cert, issuer *x509.Certificate, logs []*TransparencyLog) error {
 		}
 		l := findCTLog(logs, sct.LogID.KeyID[:])
 		if l == nil {
-			errs = append(errs, fmt.Errorf("SCT %d is from log %x, which the trusted root does not list", i, sct.LogID.KeyID))
+			errs = append(errs, fmt.Errorf("SCT %d is from log %s, which the trusted root does not list", i, base64.StdEncoding.EncodeToString(sct.LogID.KeyID[:])))
 			continue
 		}
 		if at := time.UnixMilli(int64(sct.Timestamp)); !l.ValidFor.Contains(at) {

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -83,7 +84,8 @@ func verifyEntry(e *protorekor.TransparencyLogEntry, b *Bundle, s signer, tr *Tr
 	}
 	l := tr.tlog(e.GetLogId().GetKeyId())
 	if l == nil {
-		return nil, fail(CheckCheckpointSignature, "the entry names log %x, which the trusted root does not list", e.GetLogId().GetKeyId())
+		return nil, fail(CheckCheckpointSignature, "the entry names log %s, which the trusted root does not list",
+			base64.StdEncoding.EncodeToString(e.GetLogId().GetKeyId()))
 	}
 	if !signingTime.IsZero() && !l.ValidFor.Contains(signingTime) {
 		return nil, fail(CheckCheckpointSignature, "log %s's key is not trusted at the signing time %s", l.BaseURL, signingTime.UTC().Format(time.RFC3339))

@@ -202,26 +202,25 @@ func WithLogPublicKey(pub crypto.PublicKey) Option {
 // signing_config.json names it (default: base URL + "/api/v1/timestamp").
 // The certificate chain is read from this URL + "/certchain".
 func WithTimestampURL(u string) Option {
-	return func(c *Client) error {
-		clean, err := cleanURL(u)
-		if err != nil {
-			return fmt.Errorf("WithTimestampURL: %w", err)
-		}
-		c.timestampURL = clean
-		return nil
-	}
+	return urlOption("WithTimestampURL", u, func(c *Client) *string { return &c.timestampURL })
 }
 
 // WithTilesURL sets the tlog-tiles prefix the checkpoint, tiles and entry
 // bundles are read from (default TilesURL(baseURL)); CertLogTilesURL names
 // a Mosaic server's certificate log.
 func WithTilesURL(u string) Option {
+	return urlOption("WithTilesURL", u, func(c *Client) *string { return &c.tiles })
+}
+
+// urlOption is the option name setting the URL field of a client to u,
+// checked and without trailing slashes.
+func urlOption(name, u string, field func(*Client) *string) Option {
 	return func(c *Client) error {
 		clean, err := cleanURL(u)
 		if err != nil {
-			return fmt.Errorf("WithTilesURL: %w", err)
+			return fmt.Errorf("%s: %w", name, err)
 		}
-		c.tiles = clean
+		*field(c) = clean
 		return nil
 	}
 }

@@ -1,6 +1,7 @@
 package note_test
 
 import (
+	"crypto"
 	"errors"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 // testLog is a log key and a signed checkpoint of size 3 by it.
 type testLog struct {
+	key      crypto.Signer
 	signer   sumdbnote.Signer
 	verifier sumdbnote.Verifier
 	pemKey   []byte
@@ -38,7 +40,7 @@ func newTestLog(t *testing.T, alg note.Algorithm) *testLog {
 		t.Fatal(err)
 	}
 	vkey, _ := note.VerifierKey(origin, key.Public()) // none for ECDSA
-	l := &testLog{signer: s, verifier: v, pemKey: pemKey, vkey: vkey}
+	l := &testLog{key: key, signer: s, verifier: v, pemKey: pemKey, vkey: vkey}
 	l.cp = l.sign(t, log.Checkpoint{Origin: origin, Size: 3, Hash: make([]byte, 32)})
 	return l
 }

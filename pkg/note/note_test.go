@@ -32,19 +32,9 @@ func sign(t *testing.T, s sumdbnote.Signer, text string) []byte {
 func TestSignVerify(t *testing.T) {
 	for _, alg := range []note.Algorithm{note.Ed25519, note.ECDSAP256} {
 		t.Run(string(alg), func(t *testing.T) {
-			key, err := note.GenerateKey(alg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s, err := note.NewSigner(t.Context(), origin, key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			v, err := note.NewVerifier(origin, key.Public())
-			if err != nil {
-				t.Fatal(err)
-			}
-			msg := sign(t, s, origin+"\n1\nAAAA\n")
+			l := newTestLog(t, alg)
+			key, v := l.key, l.verifier
+			msg := sign(t, l.signer, origin+"\n1\nAAAA\n")
 			if _, err := sumdbnote.Open(msg, sumdbnote.VerifierList(v)); err != nil {
 				t.Fatalf("own signature does not verify: %v", err)
 			}

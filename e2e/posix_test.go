@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"crypto"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"os"
@@ -79,7 +80,9 @@ func TestKeygen(t *testing.T) {
 	}
 	pub := readKey(t, key)
 	vkey, _ := note.VerifierKey("log.example.com", pub)
-	for _, want := range []string{"-----BEGIN PUBLIC KEY-----", "origin: log.example.com", "log ID: ", "vkey: " + vkey} {
+	logID, _ := note.LogID("log.example.com", pub)
+	// The log ID as trusted_root.json's logId.keyId spells it.
+	for _, want := range []string{"-----BEGIN PUBLIC KEY-----", "origin: log.example.com", "log ID: " + base64.StdEncoding.EncodeToString(logID) + "\n", "vkey: " + vkey} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("keygen output lacks %q:\n%s", want, out)
 		}

@@ -36,7 +36,7 @@ bench:
 ## soak: not part of make test. Fresh mosaicd per store (posix, then a fresh PostgreSQL database on
 ## MOSAIC_TEST_DATABASE_URL's server), SOAK_DURATION of valid adds + resubmissions, malformed, slow and
 ## never-reading clients, then the log read back; prints a Markdown table, exits 1 if an acknowledged entry
-## was lost, a proof failed or a malformed request got a 5xx. SOAK_FLAGS adds flags (mosaic-load soak -h),
+## was lost, a proof failed or a malformed request got a 5xx. SOAK_FLAGS adds flags (mosaic-load soak --help),
 ## e.g. make soak SOAK_DURATION=60s SOAK_FLAGS='--stores posix --output json'
 SOAK_DURATION ?= 90s
 SOAK_FLAGS    ?=

@@ -27,7 +27,7 @@ import (
 //     flight in this process are coalesced here (flights): the first goes
 //     to the store, the others wait for its index;
 //   - a store that deduplicates itself (PostgreSQL) is given the same
-//     function (storage.Options.Identity).
+//     function (storage.LogOptions.Identity).
 //
 // A duplicate's index may hold a leaf other than the one submitted (its
 // twin); Add then proves and returns the leaf the log holds.

@@ -5,12 +5,17 @@ DATA      ?= ./mosaic-data
 PKGS      := ./...
 INTEROP   := e2e/interop
 
-.PHONY: all build run test test-short bench lint fuzz clean demo soak
+.PHONY: all build install run test test-short readme bench lint fuzz clean demo soak
 
 all: build
 
+## build: every command into $(BIN) (mosaicd, mosaic, mosaic-load)
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
+
+## install: mosaicd and mosaic into $(go env GOBIN), or $(go env GOPATH)/bin when GOBIN is unset
+install:
+	$(GO) install ./cmd/mosaicd ./cmd/mosaic
 
 ## run: serve on the embedded store in $(DATA) (a key is created on first start)
 run: build
@@ -25,6 +30,10 @@ test:
 ## demo: the keyless flow end to end (CA + TSA + log + dev OIDC issuer, sigstore-go signs and verifies)
 demo:
 	BIN=$(BIN) bash e2e/demo.sh
+
+## readme: run the README's sh blocks in order in a copy of the tree (part of make test; see e2e/readme_test.go)
+readme:
+	$(GO) test -count=1 -timeout 20m -run '^TestReadme$$' -v ./e2e/
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)

@@ -390,7 +390,8 @@ func copyWorkTree(t *testing.T, src, dst string) {
 // readmeEnv is the environment of a newcomer's shell: this one without
 // Mosaic's and Sigstore's variables, libpq's, GOPATH and GOBIN, with a fresh
 // HOME and GOPATH under work (so make install installs there), Go's caches
-// kept (a fresh clone, not a fresh machine), and PGPORT naming the private
+// and settings kept (a fresh clone, not a fresh machine: GOCACHE, GOMODCACHE
+// and GOENV as they were before HOME moved), and PGPORT naming the private
 // PostgreSQL server.
 func readmeEnv(t *testing.T, work string, pg *pgtest.Cluster) []string {
 	t.Helper()
@@ -415,12 +416,14 @@ func readmeEnv(t *testing.T, work string, pg *pgtest.Cluster) []string {
 			t.Fatal(err)
 		}
 	}
+	// Set below, or what a newcomer's shell would not have (make's variables
+	// come from make test).
+	drop := map[string]bool{"HOME": true, "GOPATH": true, "GOBIN": true, "GOCACHE": true, "GOMODCACHE": true,
+		"GOENV": true, "PATH": true, "CDPATH": true, "BASH_ENV": true, "ENV": true, "MAKEFLAGS": true, "MFLAGS": true, "MAKELEVEL": true}
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		switch {
-		case strings.HasPrefix(k, "MOSAIC_"), strings.HasPrefix(k, "SIGSTORE_"), strings.HasPrefix(k, "PG"),
-			strings.HasPrefix(k, "GO"), k == "HOME", k == "CDPATH", k == "BASH_ENV", k == "ENV", k == "MAKEFLAGS", k == "MFLAGS", k == "MAKELEVEL":
+		if drop[k] || strings.HasPrefix(k, "MOSAIC_") || strings.HasPrefix(k, "SIGSTORE_") || strings.HasPrefix(k, "PG") {
 			continue
 		}
 		env = append(env, kv)

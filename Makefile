@@ -5,7 +5,7 @@ DATA      ?= ./mosaic-data
 PKGS      := ./...
 INTEROP   := e2e/interop
 
-.PHONY: all build install run test test-short readme bench lint fuzz clean demo soak
+.PHONY: all build install run test test-short readme bench lint fuzz clean demo soak tools
 
 all: build
 
@@ -20,6 +20,20 @@ install:
 ## run: serve on the embedded store in $(DATA) (a key is created on first start)
 run: build
 	$(BIN)/mosaicd serve --storage file:$(DATA)
+
+## tools: the outside programs the tests drive, built once per version into $(TOOLS) (outside the clone)
+TOOLS             ?= $(HOME)/.cache/mosaic-tools
+TORCHWOOD_VERSION := v0.6.1
+COSIGN_VERSION    := v3.1.3
+tools: $(TOOLS)/torchwood-$(TORCHWOOD_VERSION)/litewitness $(TOOLS)/cosign-$(COSIGN_VERSION)/cosign
+
+$(TOOLS)/torchwood-$(TORCHWOOD_VERSION)/litewitness:
+	@echo "tools: building litewitness and witnessctl $(TORCHWOOD_VERSION) into $(@D) (once)"
+	GOBIN=$(@D) $(GO) install filippo.io/torchwood/cmd/litewitness@$(TORCHWOOD_VERSION) filippo.io/torchwood/cmd/witnessctl@$(TORCHWOOD_VERSION)
+
+$(TOOLS)/cosign-$(COSIGN_VERSION)/cosign:
+	@echo "tools: building cosign $(COSIGN_VERSION) into $(@D) (once; takes minutes)"
+	GOBIN=$(@D) $(GO) install github.com/sigstore/cosign/v3/cmd/cosign@$(COSIGN_VERSION)
 
 ## test: every test, PostgreSQL included (set MOSAIC_TEST_DATABASE_URL to point elsewhere)
 test:

@@ -1,21 +1,19 @@
 package main
 
 import (
-	"runtime/debug"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mosaiclog/mosaic/internal/buildinfo"
 )
 
-// buildInfo is the constant mosaic_build_info gauge naming this binary.
+// buildInfo is the constant mosaic_build_info gauge naming this binary, with
+// what `mosaicd version` prints.
 func buildInfo() prometheus.Collector {
-	version, goVersion := "(devel)", ""
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		version, goVersion = bi.Main.Version, bi.GoVersion
-	}
+	bi := buildinfo.Read()
 	g := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "mosaic_build_info",
 		Help:        "Build information about the running mosaicd.",
-		ConstLabels: prometheus.Labels{"version": version, "goversion": goVersion},
+		ConstLabels: prometheus.Labels{"version": bi.Version, "revision": bi.Revision, "goversion": bi.GoVersion},
 	})
 	g.Set(1)
 	return g

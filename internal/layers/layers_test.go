@@ -54,6 +54,13 @@ var rules = []rule{
 	{why: "entries are parsed, not fetched or served", from: []string{"internal/entry"}, forbidden: []string{"net/http"}},
 	{why: "the HTTP layer is assembled by the server builder, never the other way",
 		from: []string{"internal/api"}, forbidden: []string{"internal/server"}, transitive: true},
+	{why: "a server is built in one place: mosaicd and the tests' mosaictest build it through internal/server, nothing else assembles or reaches into one",
+		from: []string{""}, forbidden: []string{"internal/server"},
+		allow: map[string]string{
+			"internal/server":     "itself",
+			"cmd/mosaicd":         "turns flags into a server.Config",
+			"internal/mosaictest": "tests build servers as mosaicd does",
+		}},
 	{why: "outside followers (monitor, audit) are clients of a log, not parts of the server",
 		from:       []string{"internal/api", "internal/tlog", "internal/storage", "internal/server", "internal/index"},
 		forbidden:  []string{"internal/monitor", "internal/audit"},

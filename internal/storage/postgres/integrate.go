@@ -89,7 +89,7 @@ type integration struct {
 // transaction, if this frontend wins the int_coord row lock (another
 // frontend holding it is integrating: nothing to do here).
 func (s *Store) integrate(ctx context.Context, limit int) (integration, error) {
-	ctx, cancel := context.WithTimeout(ctx, 3*s.cfg.StatementTimeout)
+	ctx, cancel := context.WithTimeout(s.metrics.withOp(ctx, opIntegrate), 3*s.cfg.StatementTimeout)
 	defer cancel()
 	// Most wake-ups (the fallback ticker, other logs' notifications) find
 	// nothing to do: check without taking the lock first.
@@ -102,7 +102,7 @@ func (s *Store) integrate(ctx context.Context, limit int) (integration, error) {
 	start := time.Now()
 	var res integration
 	var written *integrated
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, opIntegrate, func(tx pgx.Tx) error {
 		var size int64
 		var root []byte
 		err := tx.QueryRow(ctx, `SELECT size, root FROM int_coord WHERE log_id = $1 FOR UPDATE SKIP LOCKED`,

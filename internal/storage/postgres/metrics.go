@@ -21,12 +21,18 @@ type Metrics struct {
 	// backgroundFailures counts the retried failures of the background
 	// loops, by op: integrating, publishing, listening.
 	backgroundFailures *prometheus.CounterVec
+	// roundTrips, statements and transactions count what the driver asks
+	// of PostgreSQL, by op (trace.go); ops holds their children by op.
+	roundTrips   *prometheus.CounterVec
+	statements   *prometheus.CounterVec
+	transactions *prometheus.CounterVec // by op and end (commit, rollback)
+	ops          map[string]*pgOp
 }
 
 // NewMetrics creates the collectors for the log logID.
 func NewMetrics(logID string) *Metrics {
 	l := prometheus.Labels{"log_id": logID}
-	return &Metrics{
+	m := &Metrics{
 		sequenced: prometheus.NewCounter(prometheus.CounterOpts{ConstLabels: l,
 			Name: "mosaic_storage_sequenced_entries_total", Help: "Entries durably given a new index."}),
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{ConstLabels: l,
@@ -49,13 +55,29 @@ func NewMetrics(logID string) *Metrics {
 			Name: "mosaic_storage_background_failures_total",
 			Help: "Failed attempts of the background loops, each retried, by op (integrating, publishing, listening). " +
 				"Logged only when a run of failures starts and ends."}, []string{"op"}),
+		roundTrips: prometheus.NewCounterVec(prometheus.CounterOpts{ConstLabels: l,
+			Name: "mosaic_storage_pg_round_trips_total",
+			Help: "Requests sent to PostgreSQL that wait for its answer (one statement, or one pipelined batch of " +
+				"statements), by op (sequence, integrate, publish, read, other). One-time statement preparation is not counted."}, []string{"op"}),
+		statements: prometheus.NewCounterVec(prometheus.CounterOpts{ConstLabels: l,
+			Name: "mosaic_storage_pg_statements_total", Help: "SQL statements sent to PostgreSQL, by op."}, []string{"op"}),
+		transactions: prometheus.NewCounterVec(prometheus.CounterOpts{ConstLabels: l,
+			Name: "mosaic_storage_pg_transactions_total",
+			Help: "Transactions ended, by op and end (commit, rollback). Each commit of a transaction that wrote " +
+				"waits for PostgreSQL to flush its WAL (synchronous_commit on)."}, []string{"op", "end"}),
+		ops: make(map[string]*pgOp),
 	}
+	for _, op := range []string{opSequence, opIntegrate, opPublish, opRead, opOther} {
+		m.ops[op] = &pgOp{roundTrips: m.roundTrips.WithLabelValues(op), statements: m.statements.WithLabelValues(op)}
+	}
+	return m
 }
 
 // Collectors returns every collector, for registration.
 func (m *Metrics) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.sequenced, m.duplicates, m.pushbacks, m.integrityFailures,
-		m.integratedSize, m.publishedSize, m.txSeconds, m.txErrors, m.backgroundFailures}
+		m.integratedSize, m.publishedSize, m.txSeconds, m.txErrors, m.backgroundFailures,
+		m.roundTrips, m.statements, m.transactions}
 }
 
 // observeTx records one transaction of op that started at start.

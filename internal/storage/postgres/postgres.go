@@ -252,6 +252,10 @@ func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	}
 	// Sequencing, integration, publishing and readers each want a connection.
 	pc.MaxConns = max(pc.MaxConns, 8)
+	// Count round trips (trace.go), unless the URL's user asked for a tracer.
+	if pc.ConnConfig.Tracer == nil {
+		pc.ConnConfig.Tracer = roundTripTracer{}
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connecting: %w", err)
@@ -261,7 +265,7 @@ func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
 
 // initLog creates the log's rows if missing and checks its recorded settings.
 func (s *Store) initLog(ctx context.Context) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error {
+	return s.inTx(ctx, opOther, func(tx pgx.Tx) error {
 		id := s.cfg.LogID
 		if _, err := tx.Exec(ctx, `INSERT INTO logs (log_id, dedup) VALUES ($1, $2) ON CONFLICT DO NOTHING`, id, s.cfg.Dedup); err != nil {
 			return fmt.Errorf("creating log %q: %w", id, err)
@@ -295,7 +299,7 @@ func (s *Store) initLog(ctx context.Context) error {
 // Ping checks, within two seconds, that the database answers and holds the
 // log.
 func (s *Store) Ping(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	ctx, cancel := context.WithTimeout(s.metrics.withOp(ctx, opOther), 2*time.Second)
 	defer cancel()
 	var ok bool
 	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM seq_coord WHERE log_id = $1)`, s.cfg.LogID).Scan(&ok); err != nil {
@@ -340,7 +344,15 @@ func (s *Store) closePool() {
 // inTx runs f in a READ COMMITTED transaction with the driver's timeouts and
 // commits if f returns nil. The commit is durable whatever the server's
 // default: synchronous_commit is forced on, since futures resolve on it.
-func (s *Store) inTx(ctx context.Context, f func(pgx.Tx) error) error {
+func (s *Store) inTx(ctx context.Context, op string, f func(pgx.Tx) error) (err error) {
+	ctx = s.metrics.withOp(ctx, op)
+	defer func() {
+		end := "commit"
+		if err != nil {
+			end = "rollback"
+		}
+		s.metrics.transactions.WithLabelValues(op, end).Inc()
+	}()
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)
@@ -373,7 +385,7 @@ func rollback(ctx context.Context, tx pgx.Tx) {
 
 // readCtx bounds a single read by the statement timeout.
 func (s *Store) readCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, s.cfg.StatementTimeout)
+	return context.WithTimeout(s.metrics.withOp(ctx, opRead), s.cfg.StatementTimeout)
 }
 
 func millis(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }

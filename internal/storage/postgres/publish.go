@@ -79,7 +79,7 @@ func (a *appender) publish(ctx context.Context) (time.Duration, error) {
 	s := a.s
 	// Signing and witnessing happen inside the transaction, which the
 	// server ends if it idles for DefaultIdleInTxTimeout.
-	ctx, cancel := context.WithTimeout(ctx, DefaultIdleInTxTimeout+s.cfg.StatementTimeout)
+	ctx, cancel := context.WithTimeout(s.metrics.withOp(ctx, opPublish), DefaultIdleInTxTimeout+s.cfg.StatementTimeout)
 	defer cancel()
 	// Most wake-ups find nothing to publish: decide without locking first.
 	if st, _, ok, err := a.readPubState(ctx, s.pool, false); err == nil && ok {
@@ -89,7 +89,7 @@ func (a *appender) publish(ctx context.Context) (time.Duration, error) {
 	}
 	start := time.Now()
 	var out published
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, opPublish, func(tx pgx.Tx) error {
 		var err error
 		out, err = a.publishTx(ctx, tx)
 		return err

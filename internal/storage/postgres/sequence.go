@@ -18,7 +18,7 @@ const notifyChannel = "mosaic_sequenced"
 // sequence durably assigns indices to a batch (the batcher's flush). It
 // returns only after the transaction has committed; the indices are final.
 func (a *appender) sequence(ctx context.Context, entries []*tessera.Entry) ([]tessera.Index, error) {
-	ctx, cancel := context.WithTimeout(ctx, 3*a.s.cfg.StatementTimeout)
+	ctx, cancel := context.WithTimeout(a.s.metrics.withOp(ctx, opSequence), 3*a.s.cfg.StatementTimeout)
 	defer cancel()
 	start := time.Now()
 	var ids []entryIdentity
@@ -28,7 +28,7 @@ func (a *appender) sequence(ctx context.Context, entries []*tessera.Entry) ([]te
 		ids = a.s.entryIdentities(entries)
 	}
 	var idx []tessera.Index
-	err := a.s.inTx(ctx, func(tx pgx.Tx) error {
+	err := a.s.inTx(ctx, opSequence, func(tx pgx.Tx) error {
 		var err error
 		if a.s.cfg.Dedup {
 			idx, err = a.sequenceDedup(ctx, tx, entries, ids)

@@ -42,16 +42,22 @@ type Policy struct {
 
 	// WitnessThreshold is how many of Witnesses (signed-note verifier keys,
 	// name+hash+base64) must have cosigned each checkpoint
-	// (C2SP tlog-cosignature, cosignature/v1). Zero asks for none.
+	// (C2SP tlog-cosignature, cosignature/v1). Zero asks for none. It is
+	// shorthand for a WitnessPolicy with one group; give one or the other.
 	WitnessThreshold int
 	Witnesses        []string
+	// WitnessPolicy, when set, is the quorum of witnesses that must have
+	// cosigned each checkpoint (see ParseWitnessPolicy).
+	WitnessPolicy *WitnessPolicy
 }
 
 // compiledPolicy is a Policy checked and ready to match.
 type compiledPolicy struct {
 	Policy
 	sanRE, issuerRE *regexp.Regexp
-	witnesses       []witness
+	// witnesses is WitnessPolicy, or the one built from WitnessThreshold
+	// and Witnesses.
+	witnesses *WitnessPolicy
 }
 
 // witness is one witness key, by its position in Policy.Witnesses.
@@ -69,11 +75,14 @@ func (p Policy) compile() (*compiledPolicy, error) {
 	if cp.issuerRE, err = anchored(p.CertificateOIDCIssuerRegexp); err != nil {
 		return nil, fail(CheckPolicy, "CertificateOIDCIssuerRegexp: %w", err)
 	}
-	if p.WitnessThreshold < 0 || p.WitnessThreshold > len(p.Witnesses) {
-		return nil, fail(CheckPolicy, "witness threshold %d with %d witness keys", p.WitnessThreshold, len(p.Witnesses))
+	if p.WitnessPolicy != nil && (p.WitnessThreshold != 0 || len(p.Witnesses) > 0) {
+		return nil, fail(CheckPolicy, "give a WitnessPolicy or Witnesses with a WitnessThreshold, not both")
 	}
-	if cp.witnesses, err = parseWitnesses(p.Witnesses); err != nil {
-		return nil, &Error{Check: CheckPolicy, Err: err}
+	cp.witnesses = p.WitnessPolicy
+	if p.WitnessPolicy == nil {
+		if cp.witnesses, err = ThresholdWitnessPolicy(p.WitnessThreshold, p.Witnesses); err != nil {
+			return nil, &Error{Check: CheckPolicy, Err: err}
+		}
 	}
 	return cp, nil
 }

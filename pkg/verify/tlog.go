@@ -28,8 +28,8 @@ type Entry struct {
 	Log *TransparencyLog
 	// Checkpoint is the verified checkpoint the inclusion proof leads to.
 	Checkpoint *Checkpoint
-	// Witnesses are the names of the policy's witnesses that cosigned the
-	// checkpoint (checked only when the policy asks for witnesses).
+	// Witnesses are the key names of the policy's witnesses that cosigned
+	// the checkpoint (checked only when the policy asks for witnesses).
 	Witnesses []string
 }
 
@@ -99,9 +99,13 @@ func verifyEntry(e *protorekor.TransparencyLogEntry, b *Bundle, s signer, tr *Tr
 			ip.GetTreeSize(), ip.GetRootHash(), cp.Size, cp.Hash)
 	}
 	entry := &Entry{Index: ip.GetLogIndex(), Log: l, Checkpoint: cp}
-	if p.WitnessThreshold > 0 {
-		if entry.Witnesses, err = verifyCosignatures(cp.Note, p.witnesses, p.WitnessThreshold); err != nil {
+	if p.witnesses.Requires() {
+		r, err := p.witnesses.Verify(cp.Note)
+		if err != nil {
 			return nil, err
+		}
+		for _, w := range r.Cosigned {
+			entry.Witnesses = append(entry.Witnesses, w.KeyName)
 		}
 	}
 	return entry, nil

@@ -4,6 +4,8 @@
 //	mosaic sign FILE --bundle OUT            keyless (OIDC token) or --key
 //	mosaic verify FILE --bundle B --trusted-root T [identity policy | --key PUB]
 //	mosaic log info|checkpoint|get|proof|consistency|search
+//	mosaic proof --index N | --bundle B      write an entry and its C2SP tlog-proof file
+//	mosaic verify-proof LEAF [PROOF]         verify a tlog-proof offline with the log's key
 //	mosaic monitor                           follow a log, alarm on forks and watched identities
 //	mosaic audit                             re-derive a whole log from its entry bundles
 //	mosaic trusted-root create, mosaic signing-config create
@@ -37,6 +39,8 @@ commands:
                                   verify a Sigstore bundle offline
   log info|checkpoint|get INDEX|proof INDEX|consistency FIRST SECOND|search
                                   read the log (proofs verified with --trusted-root)
+  proof --index N | --bundle B    write the entry and its offline proof (C2SP tlog-proof)
+  verify-proof LEAF [PROOF]       verify an entry's tlog-proof offline with the log's key
   monitor --url URL --state FILE  follow a log: verify consistency, report watched identities
   audit --url URL                 re-derive the whole tree and check every tile
   trusted-root create             write a trusted_root.json (cosign's flags)
@@ -48,7 +52,7 @@ Run 'mosaic <command> --help' for the command's flags.
 `
 
 // commands are the names run knows, for suggestions.
-var commands = []string{"sign", "verify", "log", "monitor", "audit", "trusted-root", "signing-config", "version", "help"}
+var commands = []string{"sign", "verify", "log", "proof", "verify-proof", "monitor", "audit", "trusted-root", "signing-config", "version", "help"}
 
 // Exit codes.
 const (
@@ -99,6 +103,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdVerify(e, args[1:])
 	case "log":
 		err = cmdLog(e, args[1:])
+	case "proof":
+		err = cmdProof(e, args[1:])
+	case "verify-proof":
+		err = cmdVerifyProof(e, args[1:])
 	case "monitor":
 		err = cmdMonitor(e, args[1:])
 	case "audit":

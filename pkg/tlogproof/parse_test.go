@@ -65,6 +65,9 @@ func TestParseRefuses(t *testing.T) {
 		want  string
 	}{
 		{"empty", nil, format, "ends before the header"},
+		{"header only", []byte(header + "\n"), format, "ends before the index line"},
+		{"header without newline", []byte(header), format, "the first line is"},
+		{"JSON", []byte(`{"apiVersion":"0.0.2"}`), format, `the first line is "{\"apiVersion\":\"0.0.2\"}"`},
 		{"missing header", []byte(strings.TrimPrefix(good, header+"\n")), format, `first line is "index 5"`},
 		{"wrong header", g.join("c2sp.org/tlog-proof@v2", ""), format, "is this a tlog-proof?"},
 		{"CRLF", []byte(strings.ReplaceAll(good, "\n", "\r\n")), format, "CRLF"},
@@ -155,6 +158,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(g.join(tlogproof.Header, ""))
 	f.Add(g.join(tlogproof.Header, "extra YXBwIGRhdGE=\n"))
 	f.Add(g.join(tlogproof.Header, "extra \n"))
+	f.Add([]byte(tlogproof.Header + "\n"))
 	f.Add([]byte(strings.Replace(string(g.join(tlogproof.Header, "")), "index 5", "index 05", 1)))
 	f.Add([]byte(tlogproof.Header + "\nindex 0\n\n" + origin + "\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n— " + origin + " AAAAAAAA\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -159,12 +159,14 @@ func Parse(data []byte) (*Proof, error) {
 
 // parseHead reads the lines before the checkpoint, and the empty line.
 func parseHead(r *lineReader) (*Proof, error) {
+	first, _, _ := bytes.Cut(r.rest, []byte("\n"))
+	empty := len(r.rest) == 0
 	line, err := r.next("the header")
-	if err != nil {
+	switch {
+	case empty || err != nil && string(first) == Header+"\r":
 		return nil, err
-	}
-	if line != Header {
-		return nil, fail(CheckFormat, "the first line is %.40q, want %q (is this a tlog-proof?)", line, Header)
+	case err != nil || line != Header:
+		return nil, fail(CheckFormat, "the first line is %.40q, want %q (is this a tlog-proof?)", first, Header)
 	}
 	p := &Proof{}
 	if line, err = r.next("the index line"); err != nil {

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -121,16 +122,25 @@ func (b *batcher) cutLocked() {
 	}
 }
 
-// next pops the oldest ready batch, or returns nil.
+// next pops the oldest ready batch, joined by the ready batches after it
+// that fit with it within maxSize, or returns nil. Batches cut while a flush
+// ran are so sequenced together, in order, in one transaction: one commit
+// (one WAL flush) for all of them, and each of their Adds still resolves
+// only after it.
 func (b *batcher) next() []*pendingAdd {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(b.ready) == 0 {
 		return nil
 	}
-	batch := b.ready[0]
-	b.ready[0] = nil
-	b.ready = b.ready[1:]
+	k, n := 1, len(b.ready[0])
+	for k < len(b.ready) && n+len(b.ready[k]) <= b.maxSize {
+		n += len(b.ready[k])
+		k++
+	}
+	batch := slices.Concat(b.ready[:k]...)
+	clear(b.ready[:k])
+	b.ready = b.ready[k:]
 	close(b.space)
 	b.space = make(chan struct{})
 	return batch

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -104,5 +105,68 @@ func TestBatcherStop(t *testing.T) {
 	}
 	if _, err := b.add(context.Background(), tessera.NewEntry([]byte("d")))(); !errors.Is(err, context.Canceled) {
 		t.Errorf("Add after stop: got %v, want context.Canceled", err)
+	}
+}
+
+// TestBatcherJoinsReadyBatches checks group commit: batches cut while a
+// flush runs are flushed together, in order, within maxSize, and every
+// future gets its entry's index only from that joint flush.
+func TestBatcherJoinsReadyBatches(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var sizes []int
+	var next uint64
+	b := newBatcher(3, time.Millisecond, func(ctx context.Context, entries []*tessera.Entry) ([]tessera.Index, error) {
+		mu.Lock()
+		first := len(sizes) == 0
+		sizes = append(sizes, len(entries))
+		mu.Unlock()
+		if first {
+			<-release
+		}
+		idx := make([]tessera.Index, len(entries))
+		for i := range entries {
+			idx[i] = tessera.Index{Index: next}
+			next++
+		}
+		return idx, nil
+	})
+	go b.run(ctx)
+	readyBatches := func() int {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return len(b.ready)
+	}
+	var futures []tessera.IndexFuture
+	add := func(s string) { futures = append(futures, b.add(ctx, tessera.NewEntry([]byte(s)))) }
+	add("a") // cut at 1 ms and flushed; the flush waits for release
+	waitUntil(t, "the first flush", func() bool { mu.Lock(); defer mu.Unlock(); return len(sizes) == 1 })
+	for i, s := range []string{"b", "c", "d"} {
+		add(s)
+		waitUntil(t, "a cut batch", func() bool { return readyBatches() == i+1 })
+	}
+	close(release)
+	for i, f := range futures {
+		idx, err := f()
+		if err != nil || idx.Index != uint64(i) {
+			t.Fatalf("entry %d got %+v, %v; want index %d", i, idx, err, i)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []int{1, 3}; !slices.Equal(sizes, want) {
+		t.Errorf("flushed batches of %v, want %v (b, c and d joined)", sizes, want)
+	}
+}
+
+// waitUntil polls cond until it holds, failing after a minute.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
 	}
 }

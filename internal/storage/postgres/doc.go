@@ -39,6 +39,14 @@
 // prefix of a tile or bundle never changes. Full tiles and bundles never
 // change at all, so each frontend keeps recently read ones in memory.
 //
+// Each step's transaction is sent as pipelined batches (pipe.go): BEGIN and
+// the transaction's settings travel with its first statements, and COMMIT
+// with its last writes, so sequencing and integration cost two round trips
+// each and publishing two around the signing. Batches cut while an earlier
+// one is being sequenced are sequenced together in one transaction (group
+// commit); none of their Adds resolves before that commit. The driver
+// counts its round trips, statements and transactions by step (trace.go).
+//
 // Every transaction runs at READ COMMITTED with lock and statement timeouts,
 // and sessions carry idle_in_transaction_session_timeout, so a frontend that
 // dies or hangs inside a transaction cannot stall the others for long.

@@ -100,31 +100,7 @@ func (s *Store) integrate(ctx context.Context, limit int) (integration, error) {
 		return integration{}, nil
 	}
 	start := time.Now()
-	var res integration
-	var written *integrated
-	err = s.inTx(ctx, opIntegrate, func(tx pgx.Tx) error {
-		var size int64
-		var root []byte
-		err := tx.QueryRow(ctx, `SELECT size, root FROM int_coord WHERE log_id = $1 FOR UPDATE SKIP LOCKED`,
-			s.cfg.LogID).Scan(&size, &root)
-		if errors.Is(err, pgx.ErrNoRows) {
-			res.busy = true
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("locking int_coord: %w", err)
-		}
-		res.from, res.to = uint64(size), uint64(size)
-		pending, err := s.pendingEntries(ctx, tx, uint64(size), limit)
-		if err != nil || len(pending.entries) == 0 {
-			return err
-		}
-		if written, err = s.extend(ctx, tx, uint64(size), root, pending); err != nil {
-			return err
-		}
-		res.to, res.more = written.size, pending.more
-		return nil
-	})
+	res, written, err := s.integrateTx(ctx, limit)
 	if err != nil {
 		s.metrics.observeTx("integrate", start, err)
 		if errors.Is(err, ErrIntegrity) {
@@ -138,6 +114,103 @@ func (s *Store) integrate(ctx context.Context, limit int) (integration, error) {
 		s.cacheFull(written)
 	}
 	return res, nil
+}
+
+// integrateTx is integration's transaction, in two round trips: the first
+// takes the int_coord row lock and reads what extending the tree needs (the
+// pending batches, the right-edge tiles, the partial bundle), the second
+// writes the result and commits. A transaction that finds the lock taken or
+// nothing pending writes nothing and is rolled back.
+func (s *Store) integrateTx(ctx context.Context, limit int) (integration, *integrated, error) {
+	var res integration
+	tx, err := s.beginPipe(ctx, opIntegrate)
+	if err != nil {
+		return res, nil, err
+	}
+	defer tx.end(ctx)
+	st, err := s.readIntegrationState(ctx, tx, limit)
+	if err != nil || st.busy {
+		return integration{busy: st.busy}, nil, err
+	}
+	res.from, res.to = st.size, st.size
+	if len(st.pending.entries) == 0 {
+		return res, nil, nil
+	}
+	written, err := s.extend(ctx, tx, st)
+	if err != nil {
+		return res, nil, err
+	}
+	res.to, res.more = written.size, st.pending.more
+	return res, written, nil
+}
+
+// integrationState is what integration reads under the int_coord lock.
+type integrationState struct {
+	busy    bool   // another frontend holds the lock; nothing else is set
+	size    uint64 // the integrated tree
+	root    []byte
+	pending pending
+	edge    map[tileKey][]byte // its right-edge tiles, by key
+	partial *bundle            // its last bundle if partial, else nil
+}
+
+// Integration's reads, sent in the first round trip after the lock. Each
+// statement takes its own snapshot after the lock was granted, so it sees
+// int_coord as locked. Reading the sequenced batches is the costly one: it
+// re-takes the lock (SKIP LOCKED), which is a no-op for the holder, and reads
+// nothing when another frontend holds it.
+const (
+	lockIntCoordSQL = `SELECT size, root FROM int_coord WHERE log_id = $1 FOR UPDATE SKIP LOCKED`
+	pendingSQL      = `SELECT seq, n, v FROM seq WHERE log_id = $1
+		AND seq < (SELECT size FROM int_coord WHERE log_id = $1 FOR UPDATE SKIP LOCKED) + $2 ORDER BY seq`
+	// The tile at each level l whose width (size >> 8l) mod 256 is not
+	// zero: rightEdge in SQL.
+	edgeTilesSQL = `SELECT c.size, t.level, t.idx, t.data FROM int_coord c
+		CROSS JOIN generate_series(0, $2::integer) AS l(level)
+		JOIN tiles t ON t.log_id = c.log_id AND t.level = l.level AND t.idx = (c.size >> (8 * l.level)) >> 8
+		WHERE c.log_id = $1 AND ((c.size >> (8 * l.level)) & 255) <> 0`
+	partialBundleSQL = `SELECT c.size, b.n, b.ends, b.data FROM int_coord c
+		JOIN bundles b ON b.log_id = c.log_id AND b.idx = c.size / 256
+		WHERE c.log_id = $1 AND c.size % 256 <> 0`
+)
+
+// readIntegrationState sends BEGIN, takes the int_coord lock and reads the
+// integration's inputs, in one round trip.
+func (s *Store) readIntegrationState(ctx context.Context, tx *pipeTx, limit int) (integrationState, error) {
+	var st integrationState
+	id := s.cfg.LogID
+	b := &pgx.Batch{}
+	b.Queue(lockIntCoordSQL, id)
+	b.Queue(pendingSQL, id, int64(limit))
+	b.Queue(edgeTilesSQL, id, maxTileLevel)
+	b.Queue(partialBundleSQL, id)
+	br, err := tx.send(ctx, b)
+	if err != nil {
+		return st, err
+	}
+	defer br.Close()
+	var size int64
+	err = br.QueryRow().Scan(&size, &st.root)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return integrationState{busy: true}, nil
+	}
+	if err != nil {
+		return st, fmt.Errorf("locking int_coord: %w", err)
+	}
+	st.size = uint64(size)
+	if st.pending, err = s.pendingEntries(br, st.size, limit); err != nil {
+		return st, err
+	}
+	if st.edge, err = s.edgeTiles(br, st.size); err != nil {
+		return st, err
+	}
+	if st.partial, err = s.partialBundle(br, st.size); err != nil {
+		return st, err
+	}
+	if err := br.Close(); err != nil {
+		return st, fmt.Errorf("reading integration state: %w", err)
+	}
+	return st, nil
 }
 
 // maxIntegrationBytes bounds the sequenced data one integration reads (past
@@ -156,13 +229,13 @@ type pending struct {
 }
 
 // pendingEntries reads the seq rows continuing a tree of the given size, up
-// to about limit entries, and checks that they continue it exactly.
-func (s *Store) pendingEntries(ctx context.Context, tx pgx.Tx, size uint64, limit int) (pending, error) {
+// to about limit entries, and checks that they continue it exactly. The
+// query (pendingSQL) returns every row below size+limit: rows that start
+// below size should have been deleted when they were integrated, and are
+// reported.
+func (s *Store) pendingEntries(br pgx.BatchResults, size uint64, limit int) (pending, error) {
 	var p pending
-	// Every row below size+limit: rows that start below size should have
-	// been deleted when they were integrated, and are reported.
-	rows, err := tx.Query(ctx, `SELECT seq, n, v FROM seq WHERE log_id = $1 AND seq < $2 ORDER BY seq`,
-		s.cfg.LogID, int64(size)+int64(limit))
+	rows, err := br.Query()
 	if err != nil {
 		return p, fmt.Errorf("reading sequenced batches: %w", err)
 	}
@@ -199,6 +272,57 @@ func (s *Store) pendingEntries(ctx context.Context, tx pgx.Tx, size uint64, limi
 	return p, nil
 }
 
+// edgeTiles reads the result of edgeTilesSQL: the right-edge tiles of a
+// tree of the given size.
+func (s *Store) edgeTiles(br pgx.BatchResults, size uint64) (map[tileKey][]byte, error) {
+	rows, err := br.Query()
+	if err != nil {
+		return nil, fmt.Errorf("reading right-edge tiles: %w", err)
+	}
+	edge := make(map[tileKey][]byte, maxTileLevel+1)
+	var at int64
+	var level int16
+	var idx int64
+	var data []byte
+	_, err = pgx.ForEachRow(rows, []any{&at, &level, &idx, &data}, func() error {
+		if uint64(at) != size {
+			return fmt.Errorf("%w: int_coord changed from size %d to %d under its lock", ErrIntegrity, size, at)
+		}
+		edge[tileKey{level: uint64(level), index: uint64(idx)}] = data
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading right-edge tiles: %w", err)
+	}
+	return edge, nil
+}
+
+// partialBundle reads the result of partialBundleSQL: the last bundle of a
+// tree of the given size when it is partial, nil when the size is a
+// multiple of the bundle width.
+func (s *Store) partialBundle(br pgx.BatchResults, size uint64) (*bundle, error) {
+	var at int64
+	var n int
+	var ends, data []byte
+	err := br.QueryRow().Scan(&at, &n, &ends, &data)
+	bi := size / bundleWidth
+	switch {
+	case errors.Is(err, pgx.ErrNoRows) && size%bundleWidth == 0:
+		return nil, nil
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, fmt.Errorf("%w: entry bundle %d is missing from a tree of size %d", ErrIntegrity, bi, size)
+	case err != nil:
+		return nil, fmt.Errorf("reading entry bundle %d: %w", bi, err)
+	case uint64(at) != size:
+		return nil, fmt.Errorf("%w: int_coord changed from size %d to %d under its lock", ErrIntegrity, size, at)
+	}
+	partial, err := decodeBundle(n, ends, data)
+	if err != nil {
+		return nil, fmt.Errorf("entry bundle %d: %w", bi, err)
+	}
+	return partial, nil
+}
+
 // integrated is what extend wrote.
 type integrated struct {
 	size    uint64
@@ -206,18 +330,15 @@ type integrated struct {
 	bundles map[uint64]*bundle
 }
 
-// extend appends the pending entries to the tree of the given size and root
-// and writes the result: changed tiles and bundles, the new size and root,
-// and the deletion of the consumed seq rows.
-func (s *Store) extend(ctx context.Context, tx pgx.Tx, size uint64, root []byte, p pending) (*integrated, error) {
-	edge, partial, err := s.loadEdge(ctx, tx, size)
+// extend appends the pending entries to the tree read in st and writes the
+// result and commits: changed tiles and bundles, the new size and root, and
+// the deletion of the consumed seq rows.
+func (s *Store) extend(ctx context.Context, tx *pipeTx, st integrationState) (*integrated, error) {
+	tree, err := newTreeExtender(st.size, st.root, st.edge)
 	if err != nil {
 		return nil, err
 	}
-	tree, err := newTreeExtender(size, root, edge)
-	if err != nil {
-		return nil, err
-	}
+	p := st.pending
 	leaves := make([][]byte, len(p.entries))
 	data := make([][]byte, len(p.entries))
 	for i, e := range p.entries {
@@ -230,64 +351,20 @@ func (s *Store) extend(ctx context.Context, tx pgx.Tx, size uint64, root []byte,
 	if err != nil {
 		return nil, err
 	}
-	bundles, err := extendBundles(size, partial, data)
+	bundles, err := extendBundles(st.size, st.partial, data)
 	if err != nil {
 		return nil, err
 	}
-	out := &integrated{size: size + uint64(len(p.entries)), tiles: tree.changed(), bundles: bundles}
-	if err := s.writeIntegration(ctx, tx, size, newRoot, out, p.rows); err != nil {
+	out := &integrated{size: st.size + uint64(len(p.entries)), tiles: tree.changed(), bundles: bundles}
+	if err := s.writeIntegration(ctx, tx, st.size, newRoot, out, p.rows); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-// loadEdge reads the right-edge tiles and the partial bundle of a tree of
-// the given size.
-func (s *Store) loadEdge(ctx context.Context, tx pgx.Tx, size uint64) (map[tileKey][]byte, *bundle, error) {
-	keys := rightEdge(size)
-	levels, idxs := make([]int16, len(keys)), make([]int64, len(keys))
-	for i, k := range keys {
-		levels[i], idxs[i] = int16(k.level), int64(k.index)
-	}
-	rows, err := tx.Query(ctx, `SELECT level, idx, data FROM tiles WHERE log_id = $1
-		AND (level, idx) IN (SELECT * FROM unnest($2::smallint[], $3::bigint[]))`, s.cfg.LogID, levels, idxs)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading right-edge tiles: %w", err)
-	}
-	edge := make(map[tileKey][]byte, len(keys))
-	var level int16
-	var idx int64
-	var data []byte
-	_, err = pgx.ForEachRow(rows, []any{&level, &idx, &data}, func() error {
-		edge[tileKey{level: uint64(level), index: uint64(idx)}] = data
-		return nil
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading right-edge tiles: %w", err)
-	}
-	if size%bundleWidth == 0 {
-		return edge, nil, nil
-	}
-	var n int
-	var ends []byte
-	bi := size / bundleWidth
-	err = tx.QueryRow(ctx, `SELECT n, ends, data FROM bundles WHERE log_id = $1 AND idx = $2`,
-		s.cfg.LogID, int64(bi)).Scan(&n, &ends, &data)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil, fmt.Errorf("%w: entry bundle %d is missing from a tree of size %d", ErrIntegrity, bi, size)
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading entry bundle %d: %w", bi, err)
-	}
-	partial, err := decodeBundle(n, ends, data)
-	if err != nil {
-		return nil, nil, fmt.Errorf("entry bundle %d: %w", bi, err)
-	}
-	return edge, partial, nil
-}
-
-// writeIntegration stores an integration's results in one round trip.
-func (s *Store) writeIntegration(ctx context.Context, tx pgx.Tx, from uint64, root []byte, out *integrated, rows int) error {
+// writeIntegration stores an integration's results and commits, in one
+// round trip.
+func (s *Store) writeIntegration(ctx context.Context, tx *pipeTx, from uint64, root []byte, out *integrated, rows int) error {
 	id := s.cfg.LogID
 	var tl []int16
 	var ti []int64
@@ -315,21 +392,18 @@ func (s *Store) writeIntegration(ctx context.Context, tx pgx.Tx, from uint64, ro
 		what string
 		n    int
 	}{{"tiles", len(td)}, {"entry bundles", len(bd)}, {"int_coord", 1}, {"consumed seq rows", rows}}
-	br := tx.SendBatch(ctx, b)
-	defer br.Close()
-	for _, w := range want {
-		tag, err := br.Exec()
-		if err != nil {
-			return fmt.Errorf("writing %s: %w", w.what, err)
+	return tx.commitWith(ctx, b, func(br pgx.BatchResults) error {
+		for _, w := range want {
+			tag, err := br.Exec()
+			if err != nil {
+				return fmt.Errorf("writing %s: %w", w.what, err)
+			}
+			if tag.RowsAffected() != int64(w.n) {
+				return fmt.Errorf("%w: writing %s changed %d rows, want %d", ErrIntegrity, w.what, tag.RowsAffected(), w.n)
+			}
 		}
-		if tag.RowsAffected() != int64(w.n) {
-			return fmt.Errorf("%w: writing %s changed %d rows, want %d", ErrIntegrity, w.what, tag.RowsAffected(), w.n)
-		}
-	}
-	if err := br.Close(); err != nil {
-		return fmt.Errorf("writing integration: %w", err)
-	}
-	return nil
+		return nil
+	})
 }
 
 // cacheFull keeps the full tiles and bundles of a committed integration.

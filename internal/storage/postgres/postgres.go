@@ -378,9 +378,14 @@ func (s *Store) inTx(ctx context.Context, op string, f func(pgx.Tx) error) (err 
 // rollback ends tx if it is still open. It gets a few seconds even when ctx
 // is already done, so the connection goes back to the pool clean.
 func rollback(ctx context.Context, tx pgx.Tx) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	ctx, cancel := rollbackCtx(ctx)
 	defer cancel()
 	_ = tx.Rollback(ctx) // ErrTxClosed after a commit; otherwise nothing to add.
+}
+
+// rollbackCtx gives a rollback a few seconds even when ctx is done.
+func rollbackCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 }
 
 // readCtx bounds a single read by the statement timeout.

@@ -82,18 +82,13 @@ func (a *appender) publish(ctx context.Context) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(s.metrics.withOp(ctx, opPublish), DefaultIdleInTxTimeout+s.cfg.StatementTimeout)
 	defer cancel()
 	// Most wake-ups find nothing to publish: decide without locking first.
-	if st, _, ok, err := a.readPubState(ctx, s.pool, false); err == nil && ok {
+	if st, err := a.peekPubState(ctx); err == nil {
 		if publishNow, wait, err := decidePublish(st, a.cpInterval, a.cpRepublish); err == nil && !publishNow {
 			return wait, nil
 		}
 	}
 	start := time.Now()
-	var out published
-	err := s.inTx(ctx, opPublish, func(tx pgx.Tx) error {
-		var err error
-		out, err = a.publishTx(ctx, tx)
-		return err
-	})
+	out, err := a.publishTx(ctx)
 	if err != nil || out.size != nil {
 		s.metrics.observeTx("publish", start, err)
 	}
@@ -115,10 +110,18 @@ type published struct {
 	size *uint64       // the size published, nil if none was
 }
 
-// publishTx is publish's transaction. The signed note is stored in it, and
-// never for a smaller size than the one stored.
-func (a *appender) publishTx(ctx context.Context, tx pgx.Tx) (published, error) {
-	st, root, ok, err := a.readPubState(ctx, tx, true)
+// publishTx is publish's transaction, in two round trips around the
+// signing: the first takes the pub_coord lock and reads the state, the
+// second stores the signed note and commits. The note is never stored for a
+// smaller size than the one stored. A transaction that does not publish
+// writes nothing and is rolled back.
+func (a *appender) publishTx(ctx context.Context) (published, error) {
+	tx, err := a.s.beginPipe(ctx, opPublish)
+	if err != nil {
+		return published{}, err
+	}
+	defer tx.end(ctx)
+	st, root, ok, err := a.lockPubState(ctx, tx)
 	if err != nil {
 		return published{}, err
 	}
@@ -136,51 +139,90 @@ func (a *appender) publishTx(ctx context.Context, tx pgx.Tx) (published, error) 
 	if err := checkNote(note, st.intSize, root); err != nil {
 		return published{}, err
 	}
-	tag, err := tx.Exec(ctx, `UPDATE pub_coord SET size = $2, note = $3, published_at = clock_timestamp()
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE pub_coord SET size = $2, note = $3, published_at = clock_timestamp()
 		WHERE log_id = $1 AND (size IS NULL OR size <= $2)`, a.s.cfg.LogID, int64(st.intSize), note)
+	err = tx.commitWith(ctx, b, func(br pgx.BatchResults) error {
+		tag, err := br.Exec()
+		if err != nil {
+			return fmt.Errorf("storing checkpoint: %w", err)
+		}
+		if tag.RowsAffected() != 1 {
+			return fmt.Errorf("%w: refusing to publish size %d: a larger checkpoint is published", ErrIntegrity, st.intSize)
+		}
+		return nil
+	})
 	if err != nil {
-		return published{}, fmt.Errorf("storing checkpoint: %w", err)
-	}
-	if tag.RowsAffected() != 1 {
-		return published{}, fmt.Errorf("%w: refusing to publish size %d: a larger checkpoint is published", ErrIntegrity, st.intSize)
+		return published{}, err
 	}
 	return published{wait: wait, size: &st.intSize}, nil
 }
 
-// querier is a pool or a transaction.
-type querier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
+const (
+	pubStateSQL = `SELECT size, note IS NOT NULL, published_at, clock_timestamp() FROM pub_coord WHERE log_id = $1`
+	intStateSQL = `SELECT size, root FROM int_coord WHERE log_id = $1`
+)
 
-// readPubState reads what decidePublish needs, and the integrated root.
-// With lock it takes the pub_coord row lock first, and reports ok == false
-// when another frontend holds it. int_coord is read after the lock, by a
-// statement of its own, so that it is at least as recent as what the last
-// publisher saw: a single statement's snapshot could predate it.
-func (a *appender) readPubState(ctx context.Context, q querier, lock bool) (pubState, []byte, bool, error) {
+// peekPubState reads what decidePublish needs, without locking, in one
+// statement.
+func (a *appender) peekPubState(ctx context.Context) (pubState, error) {
 	var st pubState
 	var pubSize *int64
 	var at *time.Time
 	var now time.Time
-	query := `SELECT size, note IS NOT NULL, published_at, clock_timestamp() FROM pub_coord WHERE log_id = $1`
-	if lock {
-		query += ` FOR UPDATE SKIP LOCKED`
+	var intSize int64
+	err := a.s.pool.QueryRow(ctx, `SELECT p.size, p.note IS NOT NULL, p.published_at, clock_timestamp(), c.size
+		FROM pub_coord p JOIN int_coord c USING (log_id) WHERE p.log_id = $1`, a.s.cfg.LogID).
+		Scan(&pubSize, &st.published, &at, &now, &intSize)
+	if err != nil {
+		return st, a.s.coordErr("reading pub_coord", err)
 	}
-	err := q.QueryRow(ctx, query, a.s.cfg.LogID).Scan(&pubSize, &st.published, &at, &now)
-	if errors.Is(err, pgx.ErrNoRows) && lock {
+	st.setPublished(pubSize, at, now)
+	st.intSize = uint64(intSize)
+	return st, nil
+}
+
+// setPublished records the published size and its age.
+func (st *pubState) setPublished(size *int64, at *time.Time, now time.Time) {
+	if size != nil && at != nil {
+		st.pubSize, st.age = uint64(*size), now.Sub(*at)
+	}
+}
+
+// lockPubState sends BEGIN, takes the pub_coord row lock and reads what
+// decidePublish needs, and the integrated root, in one round trip. It
+// reports ok == false when another frontend holds the lock. int_coord is
+// read after the lock, by a statement of its own, so that it is at least as
+// recent as what the last publisher saw: a single statement's snapshot
+// could predate it.
+func (a *appender) lockPubState(ctx context.Context, tx *pipeTx) (pubState, []byte, bool, error) {
+	var st pubState
+	b := &pgx.Batch{}
+	b.Queue(pubStateSQL+` FOR UPDATE SKIP LOCKED`, a.s.cfg.LogID)
+	b.Queue(intStateSQL, a.s.cfg.LogID)
+	br, err := tx.send(ctx, b)
+	if err != nil {
+		return st, nil, false, err
+	}
+	defer br.Close()
+	var pubSize *int64
+	var at *time.Time
+	var now time.Time
+	err = br.QueryRow().Scan(&pubSize, &st.published, &at, &now)
+	if errors.Is(err, pgx.ErrNoRows) {
 		return st, nil, false, nil
 	}
 	if err != nil {
 		return st, nil, false, a.s.coordErr("reading pub_coord", err)
 	}
-	if pubSize != nil && at != nil {
-		st.pubSize, st.age = uint64(*pubSize), now.Sub(*at)
-	}
+	st.setPublished(pubSize, at, now)
 	var intSize int64
 	var root []byte
-	err = q.QueryRow(ctx, `SELECT size, root FROM int_coord WHERE log_id = $1`, a.s.cfg.LogID).Scan(&intSize, &root)
-	if err != nil {
+	if err := br.QueryRow().Scan(&intSize, &root); err != nil {
 		return st, nil, false, a.s.coordErr("reading int_coord", err)
+	}
+	if err := br.Close(); err != nil {
+		return st, nil, false, fmt.Errorf("reading publishing state: %w", err)
 	}
 	st.intSize = uint64(intSize)
 	return st, root, true, nil

@@ -129,12 +129,41 @@ func TestRoundTrips(t *testing.T) {
 					})
 				}
 			}
+			// Another frontend integrating and publishing: it holds the
+			// int_coord and pub_coord row locks.
+			other, err := a.s.pool.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer other.Rollback(ctx)
+			if _, err := other.Exec(ctx, `SELECT 1 FROM int_coord, pub_coord FOR UPDATE`); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.sequence(ctx, testEntries(n, 1)); err != nil {
+				t.Fatalf("sequence: %v", err)
+			}
+			got["integrate (lock taken)"] = costOf(t, m, opIntegrate, func() {
+				if res, err := a.s.integrate(ctx, DefaultIntegrationBatchLimit); err != nil || !res.busy {
+					t.Fatalf("integrate while another frontend holds the lock: %+v, %v; want busy", res, err)
+				}
+			})
+			// Dedup adds the identities lookup to the first round trip and
+			// their insert to the second.
+			seqStatements := 7
+			if dedup {
+				seqStatements = 9
+			}
 			limits := map[string]cost{
-				"sequence":                  {roundTrips: 99, statements: 99, commits: 1},
-				"integrate":                 {roundTrips: 99, statements: 99, commits: 1},
-				"integrate (nothing to do)": {roundTrips: 99, statements: 99},
-				"publish":                   {roundTrips: 99, statements: 99, commits: 1},
-				"publish (too early)":       {roundTrips: 99, statements: 99},
+				// BEGIN+settings+lock (+lookup); writes+COMMIT.
+				"sequence": {roundTrips: 2, statements: seqStatements, commits: 1},
+				// Idle check; BEGIN+settings+lock+reads; writes+COMMIT.
+				"integrate":                 {roundTrips: 3, statements: 12, commits: 1},
+				"integrate (nothing to do)": {roundTrips: 1, statements: 1},
+				// Lock taken: idle check; BEGIN+settings+lock+reads; ROLLBACK.
+				"integrate (lock taken)": {roundTrips: 3, statements: 8, rollbacks: 1},
+				// Check; BEGIN+settings+lock+read; UPDATE+COMMIT.
+				"publish":             {roundTrips: 3, statements: 7, commits: 1},
+				"publish (too early)": {roundTrips: 1, statements: 1},
 			}
 			for step, c := range got {
 				t.Logf("%-26s %v", step+":", c)

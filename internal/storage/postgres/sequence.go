@@ -27,16 +27,7 @@ func (a *appender) sequence(ctx context.Context, entries []*tessera.Entry) ([]te
 		// sequencing waits for.
 		ids = a.s.entryIdentities(entries)
 	}
-	var idx []tessera.Index
-	err := a.s.inTx(ctx, opSequence, func(tx pgx.Tx) error {
-		var err error
-		if a.s.cfg.Dedup {
-			idx, err = a.sequenceDedup(ctx, tx, entries, ids)
-		} else {
-			idx, err = a.sequenceAll(ctx, tx, entries)
-		}
-		return err
-	})
+	idx, err := a.sequenceTx(ctx, entries, ids)
 	m := a.s.metrics
 	m.observeTx("sequence", start, err)
 	switch {
@@ -60,69 +51,25 @@ func (a *appender) sequence(ctx context.Context, entries []*tessera.Entry) ([]te
 	return idx, nil
 }
 
-// sequenceAll gives every entry a new index. The UPDATE takes the seq_coord
-// row lock, which every sequencing transaction holds until it commits, so
-// batches from all frontends commit in index order.
-func (a *appender) sequenceAll(ctx context.Context, tx pgx.Tx, entries []*tessera.Entry) ([]tessera.Index, error) {
-	n := int64(len(entries))
-	var first, integrated int64
-	err := tx.QueryRow(ctx, `UPDATE seq_coord SET next = next + $2 WHERE log_id = $1
-		RETURNING next - $2, (SELECT size FROM int_coord WHERE log_id = $1)`, a.s.cfg.LogID, n).Scan(&first, &integrated)
-	if err != nil {
-		return nil, a.s.coordErr("taking indices", err)
-	}
-	if err := a.checkPushback(first, integrated); err != nil {
-		return nil, err
-	}
-	idx := make([]tessera.Index, len(entries))
-	batch := make([]sequenced, len(entries))
-	for i, e := range entries {
-		index := uint64(first) + uint64(i)
-		// MarshalBundleData first: it sets the entry's index, which some
-		// entry kinds (static-ct) need to compute their leaf hash.
-		batch[i] = sequenced{bundleData: e.MarshalBundleData(index)}
-		batch[i].leafHash = e.LeafHash()
-		idx[i] = tessera.Index{Index: index}
-	}
-	return idx, a.storeBatch(ctx, tx, uint64(first), batch, nil)
-}
-
-// sequenceDedup gives new indices only to entries whose identity the log has
-// not recorded, and resolves the others (including repeats within the batch)
-// to the recorded index with IsDup set. It reads and records identities
-// while holding the seq_coord row lock, so sequencing transactions never race
-// on them: each sees every identity committed before it.
-func (a *appender) sequenceDedup(ctx context.Context, tx pgx.Tx, entries []*tessera.Entry, ids []entryIdentity) ([]tessera.Index, error) {
-	var next, integrated int64
-	err := tx.QueryRow(ctx, `SELECT next, (SELECT size FROM int_coord WHERE log_id = $1)
-		FROM seq_coord WHERE log_id = $1 FOR UPDATE`, a.s.cfg.LogID).Scan(&next, &integrated)
-	if err != nil {
-		return nil, a.s.coordErr("locking seq_coord", err)
-	}
-	known, err := a.s.knownIdentities(ctx, tx, ids)
+// sequenceTx is sequencing's transaction, in two round trips. The first
+// takes the seq_coord row lock, which every sequencing transaction holds
+// until it ends, so batches from all frontends commit in index order; with
+// Dedup (ids set) it also reads, under that lock, which of the batch's
+// identities the log already holds, so sequencing transactions never race on
+// them: each sees every identity committed before it. The second stores the
+// batch, records its identities, advances next and commits. A batch of
+// duplicates only writes nothing and is rolled back.
+func (a *appender) sequenceTx(ctx context.Context, entries []*tessera.Entry, ids []entryIdentity) ([]tessera.Index, error) {
+	tx, err := a.s.beginPipe(ctx, opSequence)
 	if err != nil {
 		return nil, err
 	}
-	idx := make([]tessera.Index, len(entries))
-	var batch []sequenced
-	var newIDs [][]byte
-	var newIdx []int64
-	for i, e := range entries {
-		id := ids[i].id
-		if prev, ok := ids[i].lookup(known); ok {
-			idx[i] = tessera.Index{Index: prev, IsDup: true}
-			continue
-		}
-		index := uint64(next) + uint64(len(batch))
-		s := sequenced{bundleData: e.MarshalBundleData(index)}
-		s.leafHash = e.LeafHash()
-		batch = append(batch, s)
-		idx[i] = tessera.Index{Index: index}
-		if len(id) > 0 {
-			known[string(id)] = index
-			newIDs, newIdx = append(newIDs, id), append(newIdx, int64(index))
-		}
+	defer tx.end(ctx)
+	next, integrated, known, err := a.lockSequencing(ctx, tx, ids)
+	if err != nil {
+		return nil, err
 	}
+	idx, batch, rows := assignIndices(entries, ids, uint64(next), known)
 	if len(batch) == 0 {
 		return idx, nil
 	}
@@ -130,7 +77,80 @@ func (a *appender) sequenceDedup(ctx context.Context, tx pgx.Tx, entries []*tess
 	if err := a.checkPushback(next, integrated); err != nil {
 		return nil, err
 	}
-	return idx, a.storeBatch(ctx, tx, uint64(next), batch, &identityRows{ids: newIDs, idx: newIdx})
+	return idx, a.storeBatch(ctx, tx, uint64(next), batch, rows)
+}
+
+// lockSequencing sends BEGIN, locks the seq_coord row and reads the next
+// index and the integrated size, and with ids the recorded index of every
+// identity (and legacy identity) of the batch, in one round trip.
+func (a *appender) lockSequencing(ctx context.Context, tx *pipeTx, ids []entryIdentity) (next, integrated int64, known map[string]uint64, err error) {
+	id := a.s.cfg.LogID
+	b := &pgx.Batch{}
+	b.Queue(`SELECT next, (SELECT size FROM int_coord WHERE log_id = $1) FROM seq_coord WHERE log_id = $1 FOR UPDATE`, id)
+	if ids != nil {
+		b.Queue(`SELECT identity, idx FROM identities WHERE log_id = $1 AND identity = ANY($2::bytea[])`, id, identityList(ids))
+	}
+	br, err := tx.send(ctx, b)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	defer br.Close()
+	if err := br.QueryRow().Scan(&next, &integrated); err != nil {
+		return 0, 0, nil, a.s.coordErr("locking seq_coord", err)
+	}
+	known = make(map[string]uint64, len(ids))
+	if ids != nil {
+		rows, err := br.Query()
+		if err != nil {
+			return 0, 0, nil, fmt.Errorf("looking up identities: %w", err)
+		}
+		var ident []byte
+		var idx int64
+		_, err = pgx.ForEachRow(rows, []any{&ident, &idx}, func() error {
+			known[string(ident)] = uint64(idx)
+			return nil
+		})
+		if err != nil {
+			return 0, 0, nil, fmt.Errorf("looking up identities: %w", err)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return 0, 0, nil, fmt.Errorf("locking seq_coord: %w", err)
+	}
+	return next, integrated, known, nil
+}
+
+// assignIndices gives indices from next on to the entries of the batch.
+// With ids (Dedup) entries whose identity known records, and repeats within
+// the batch, resolve to the recorded index with IsDup set instead, and rows
+// are the identities to record; known gains the batch's identities.
+func assignIndices(entries []*tessera.Entry, ids []entryIdentity, next uint64, known map[string]uint64) ([]tessera.Index, []sequenced, *identityRows) {
+	idx := make([]tessera.Index, len(entries))
+	batch := make([]sequenced, 0, len(entries))
+	var rows *identityRows
+	if ids != nil {
+		rows = &identityRows{}
+	}
+	for i, e := range entries {
+		if ids != nil {
+			if prev, ok := ids[i].lookup(known); ok {
+				idx[i] = tessera.Index{Index: prev, IsDup: true}
+				continue
+			}
+		}
+		index := next + uint64(len(batch))
+		// MarshalBundleData first: it sets the entry's index, which some
+		// entry kinds (static-ct) need to compute their leaf hash.
+		s := sequenced{bundleData: e.MarshalBundleData(index)}
+		s.leafHash = e.LeafHash()
+		batch = append(batch, s)
+		idx[i] = tessera.Index{Index: index}
+		if ids != nil && len(ids[i].id) > 0 {
+			known[string(ids[i].id)] = index
+			rows.ids, rows.idx = append(rows.ids, ids[i].id), append(rows.idx, int64(index))
+		}
+	}
+	return idx, batch, rows
 }
 
 // entryIdentity is what an entry is deduplicated on: id, its identity
@@ -169,9 +189,8 @@ func (s *Store) entryIdentities(entries []*tessera.Entry) []entryIdentity {
 	return ids
 }
 
-// knownIdentities returns the recorded index of every identity (and legacy
-// identity) of the batch that the log already holds.
-func (s *Store) knownIdentities(ctx context.Context, tx pgx.Tx, entries []entryIdentity) (map[string]uint64, error) {
+// identityList returns every identity (and legacy identity) of a batch.
+func identityList(entries []entryIdentity) [][]byte {
 	ids := make([][]byte, 0, len(entries))
 	for _, e := range entries {
 		if len(e.id) > 0 {
@@ -181,22 +200,7 @@ func (s *Store) knownIdentities(ctx context.Context, tx pgx.Tx, entries []entryI
 			ids = append(ids, e.legacy)
 		}
 	}
-	rows, err := tx.Query(ctx, `SELECT identity, idx FROM identities WHERE log_id = $1 AND identity = ANY($2::bytea[])`,
-		s.cfg.LogID, ids)
-	if err != nil {
-		return nil, fmt.Errorf("looking up identities: %w", err)
-	}
-	known := make(map[string]uint64, len(entries))
-	var id []byte
-	var idx int64
-	_, err = pgx.ForEachRow(rows, []any{&id, &idx}, func() error {
-		known[string(id)] = uint64(idx)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("looking up identities: %w", err)
-	}
-	return known, nil
+	return ids
 }
 
 // identityRows are the identities a dedup batch records.
@@ -206,8 +210,9 @@ type identityRows struct {
 }
 
 // storeBatch writes the sequenced batch starting at first, records its
-// identities (dedup) and queues the notification, in one round trip.
-func (a *appender) storeBatch(ctx context.Context, tx pgx.Tx, first uint64, batch []sequenced, ids *identityRows) error {
+// identities (Dedup), advances next, queues the notification and commits,
+// in one round trip.
+func (a *appender) storeBatch(ctx context.Context, tx *pipeTx, first uint64, batch []sequenced, ids *identityRows) error {
 	v, err := encodeBatch(batch)
 	if err != nil {
 		return fmt.Errorf("encoding batch: %w", err)
@@ -217,35 +222,34 @@ func (a *appender) storeBatch(ctx context.Context, tx pgx.Tx, first uint64, batc
 	if ids != nil {
 		b.Queue(`INSERT INTO identities (log_id, identity, idx) SELECT $1, i.identity, i.idx
 			FROM unnest($2::bytea[], $3::bigint[]) AS i(identity, idx) ON CONFLICT DO NOTHING`, id, ids.ids, ids.idx)
-		b.Queue(`UPDATE seq_coord SET next = $2 WHERE log_id = $1`, id, int64(first)+int64(len(batch)))
 	}
+	b.Queue(`UPDATE seq_coord SET next = $2 WHERE log_id = $1`, id, int64(first)+int64(len(batch)))
 	b.Queue(`INSERT INTO seq (log_id, seq, n, v) VALUES ($1, $2, $3, $4)`, id, int64(first), len(batch), v)
 	b.Queue(`SELECT pg_notify($1, $2)`, notifyChannel, id)
-	br := tx.SendBatch(ctx, b)
-	defer br.Close()
-	if ids != nil {
-		tag, err := br.Exec()
-		if err != nil {
-			return fmt.Errorf("recording identities: %w", err)
+	return tx.commitWith(ctx, b, func(br pgx.BatchResults) error {
+		if ids != nil {
+			tag, err := br.Exec()
+			if err != nil {
+				return fmt.Errorf("recording identities: %w", err)
+			}
+			if tag.RowsAffected() != int64(len(ids.ids)) {
+				return fmt.Errorf("%w: recorded %d of %d new identities: another writer bypassed the sequencing lock",
+					ErrIntegrity, tag.RowsAffected(), len(ids.ids))
+			}
 		}
-		if tag.RowsAffected() != int64(len(ids.ids)) {
-			return fmt.Errorf("%w: recorded %d of %d new identities: another writer bypassed the sequencing lock",
-				ErrIntegrity, tag.RowsAffected(), len(ids.ids))
+		if tag, err := br.Exec(); err != nil {
+			return fmt.Errorf("advancing next index: %w", err)
+		} else if tag.RowsAffected() != 1 {
+			return fmt.Errorf("advancing next index: %w: %d seq_coord rows updated", ErrIntegrity, tag.RowsAffected())
 		}
 		if _, err := br.Exec(); err != nil {
-			return fmt.Errorf("advancing next index: %w", err)
+			return fmt.Errorf("storing batch at %d: %w", first, err)
 		}
-	}
-	if _, err := br.Exec(); err != nil {
-		return fmt.Errorf("storing batch at %d: %w", first, err)
-	}
-	if _, err := br.Exec(); err != nil {
-		return fmt.Errorf("notifying: %w", err)
-	}
-	if err := br.Close(); err != nil {
-		return fmt.Errorf("storing batch at %d: %w", first, err)
-	}
-	return nil
+		if _, err := br.Exec(); err != nil {
+			return fmt.Errorf("notifying: %w", err)
+		}
+		return nil
+	})
 }
 
 // checkPushback refuses a batch while too many sequenced entries wait for

@@ -101,6 +101,7 @@ func TestHelpSpellsTwoDashes(t *testing.T) {
 		{"--help"}, {"sign", "--help"}, {"verify", "-h"}, {"log", "--help"}, {"log", "info", "-h"}, {"log", "search", "--help"},
 		{"log", "proof", "-h"}, {"log", "consistency", "-h"}, {"monitor", "-h"}, {"audit", "--help"},
 		{"trusted-root", "create", "-h"}, {"signing-config", "create", "--help"}, {"version", "--help"},
+		{"proof", "--help"}, {"verify-proof", "-h"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

@@ -139,8 +139,8 @@ func (p *Proof) Marshal() ([]byte, error) {
 // canonical base64 of 32 bytes, an empty line, and a signed checkpoint
 // with at least one signature and nothing after it. The index must be in
 // the checkpoint's tree and the proof as long as that index's inclusion
-// proof in that tree. Signatures are not verified (see Verify). Every
-// error is an *Error.
+// proof in that tree. Signatures are not verified (see Verify). The proof
+// returned does not share memory with data. Every error is an *Error.
 func Parse(data []byte) (*Proof, error) {
 	if len(data) > MaxSize {
 		return nil, fail(CheckFormat, "the proof is %d bytes, more than the %d allowed", len(data), MaxSize)
@@ -150,7 +150,7 @@ func Parse(data []byte) (*Proof, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.Checkpoint = r.rest
+	p.Checkpoint = bytes.Clone(r.rest)
 	if err := p.checkCheckpoint(); err != nil {
 		return nil, err
 	}

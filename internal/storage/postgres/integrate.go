@@ -111,7 +111,7 @@ func (s *Store) integrate(ctx context.Context, limit int) (integration, error) {
 	if written != nil {
 		s.metrics.observeTx("integrate", start, nil)
 		s.metrics.integratedSize.Set(float64(written.size))
-		s.cacheFull(written)
+		s.cacheWritten(written)
 	}
 	return res, nil
 }
@@ -406,17 +406,15 @@ func (s *Store) writeIntegration(ctx context.Context, tx *pipeTx, from uint64, r
 	})
 }
 
-// cacheFull keeps the full tiles and bundles of a committed integration.
-func (s *Store) cacheFull(out *integrated) {
+// cacheWritten keeps the tiles and bundles of a committed integration, full
+// and partial: readers proving entries against the checkpoint about to be
+// published then find them in memory.
+func (s *Store) cacheWritten(out *integrated) {
 	for k, data := range out.tiles {
-		if len(data) == fullTileBytes {
-			s.cache.addTile(k, data)
-		}
+		s.cache.addTile(k, data)
 	}
 	for i, b := range out.bundles {
-		if b.n() == bundleWidth {
-			s.cache.addBundle(i, b)
-		}
+		s.cache.addBundle(i, b)
 	}
 }
 

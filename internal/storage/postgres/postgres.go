@@ -27,9 +27,9 @@ var ErrIntegrity = errors.New("log storage integrity failure")
 const (
 	// DefaultLogID names the log when Config.LogID is empty.
 	DefaultLogID = "main"
-	// DefaultTileCacheSize is the number of full tiles (8 KiB each) cached.
+	// DefaultTileCacheSize is the number of tiles (at most 8 KiB each) cached.
 	DefaultTileCacheSize = 4096
-	// DefaultBundleCacheSize is the number of full entry bundles cached.
+	// DefaultBundleCacheSize is the number of entry bundles cached.
 	DefaultBundleCacheSize = 512
 	// DefaultIntegrationBatchLimit is the entries integrated per transaction.
 	DefaultIntegrationBatchLimit = 16384
@@ -82,10 +82,10 @@ type Config struct {
 	// HTTPClient is passed to Tessera's checkpoint publisher (witnesses).
 	// Default: a client with a 30 s timeout.
 	HTTPClient *http.Client
-	// TileCacheSize bounds the number of full tiles kept in memory. Default
+	// TileCacheSize bounds the number of tiles kept in memory. Default
 	// DefaultTileCacheSize.
 	TileCacheSize int
-	// BundleCacheSize bounds the number of full entry bundles kept in memory.
+	// BundleCacheSize bounds the number of entry bundles kept in memory.
 	// Default DefaultBundleCacheSize.
 	BundleCacheSize int
 	// IntegrationBatchLimit bounds the entries integrated per transaction

@@ -12,7 +12,10 @@ import (
 )
 
 // The tessera.LogReader methods. Each is one indexed single-row read (or a
-// cache hit), bounded by the statement timeout.
+// cache hit), bounded by the statement timeout. Tiles and bundles come from
+// the cache (cache.go) whenever it holds them at least as wide as asked:
+// after an integration this frontend committed, proofs against the new
+// checkpoint cost no round trip.
 
 // ReadCheckpoint returns the latest published checkpoint (a signed note), or
 // an error wrapping os.ErrNotExist if none has been published yet.
@@ -37,8 +40,8 @@ func (s *Store) ReadCheckpoint(ctx context.Context) ([]byte, error) {
 // tiles are readable at once. Callers must not modify the returned slice.
 func (s *Store) ReadTile(ctx context.Context, level, index uint64, p uint8) ([]byte, error) {
 	k := tileKey{level: level, index: index}
-	if full, ok := s.cache.tile(k); ok {
-		return truncateTile(full, p), nil
+	if data, ok := s.cache.tile(k, p); ok {
+		return truncateTile(data, p), nil
 	}
 	if level > maxTileLevel || index > math.MaxInt64 {
 		return nil, fmt.Errorf("tile %d/%d: %w", level, index, os.ErrNotExist)
@@ -57,14 +60,8 @@ func (s *Store) ReadTile(ctx context.Context, level, index uint64, p uint8) ([]b
 	if len(data)%hashSize != 0 || len(data) > fullTileBytes {
 		return nil, fmt.Errorf("%w: tile %d/%d has %d bytes", ErrIntegrity, level, index, len(data))
 	}
-	if len(data) == fullTileBytes {
-		s.cache.addTile(k, data)
-	}
-	want := int(p) * hashSize
-	if p == 0 {
-		want = fullTileBytes
-	}
-	if len(data) < want {
+	s.cache.addTile(k, data)
+	if len(data) < hashesWanted(p)*hashSize {
 		return nil, fmt.Errorf("tile %d/%d.p/%d: only %d hashes integrated: %w", level, index, p, len(data)/hashSize, os.ErrNotExist)
 	}
 	return truncateTile(data, p), nil
@@ -84,24 +81,21 @@ func truncateTile(data []byte, p uint8) []byte {
 // otherwise exactly its first p entries (os.ErrNotExist if fewer are
 // integrated). Callers must not modify the returned slice.
 func (s *Store) ReadEntryBundle(ctx context.Context, index uint64, p uint8) ([]byte, error) {
-	b, ok := s.cache.bundle(index)
+	b, ok := s.cache.bundle(index, p)
 	if !ok {
 		var err error
 		if b, err = s.loadBundle(ctx, index); err != nil {
 			return nil, err
 		}
 	}
-	want := int(p)
-	if p == 0 {
-		want = bundleWidth
-	}
+	want := hashesWanted(p)
 	if b.n() < want {
 		return nil, fmt.Errorf("entry bundle %d.p/%d: only %d entries integrated: %w", index, p, b.n(), os.ErrNotExist)
 	}
 	return b.prefix(want), nil
 }
 
-// loadBundle reads bundle index from the database, caching it if full.
+// loadBundle reads bundle index from the database, and caches it.
 func (s *Store) loadBundle(ctx context.Context, index uint64) (*bundle, error) {
 	if index > math.MaxInt64 {
 		return nil, fmt.Errorf("entry bundle %d: %w", index, os.ErrNotExist)
@@ -122,9 +116,7 @@ func (s *Store) loadBundle(ctx context.Context, index uint64) (*bundle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("entry bundle %d: %w", index, err)
 	}
-	if b.n() == bundleWidth {
-		s.cache.addBundle(index, b)
-	}
+	s.cache.addBundle(index, b)
 	return b, nil
 }
 

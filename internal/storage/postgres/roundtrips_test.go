@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/transparency-dev/tessera"
+	"github.com/transparency-dev/tessera/api/layout"
 
 	"github.com/mosaiclog/mosaic/internal/pgtest"
 	"github.com/mosaiclog/mosaic/internal/storage/storagetest"
@@ -122,6 +123,19 @@ func TestRoundTrips(t *testing.T) {
 					got["publish"] = pub
 				} else {
 					got["sequence"], got["integrate"], got["integrate (nothing to do)"] = seq, integ, idle
+					// What a proof against the new tree reads: its right edge.
+					got["read new right edge"] = costOf(t, m, opRead, func() {
+						size := uint64(n)
+						for _, k := range rightEdge(size) {
+							w := layout.PartialTileSize(k.level, k.index, size)
+							if _, err := a.s.ReadTile(ctx, k.level, k.index, w); err != nil {
+								t.Fatalf("ReadTile: %v", err)
+							}
+						}
+						if _, err := a.s.ReadEntryBundle(ctx, size/bundleWidth, uint8(size%bundleWidth)); err != nil {
+							t.Fatalf("ReadEntryBundle: %v", err)
+						}
+					})
 					got["publish (too early)"] = costOf(t, m, opPublish, func() {
 						if _, err := a.publish(ctx); err != nil {
 							t.Fatalf("publish: %v", err)
@@ -164,6 +178,8 @@ func TestRoundTrips(t *testing.T) {
 				// Check; BEGIN+settings+lock+read; UPDATE+COMMIT.
 				"publish":             {roundTrips: 3, statements: 7, commits: 1},
 				"publish (too early)": {roundTrips: 1, statements: 1},
+				// Integration caches what it committed.
+				"read new right edge": {},
 			}
 			for step, c := range got {
 				t.Logf("%-26s %v", step+":", c)

@@ -5,7 +5,7 @@ DATA      ?= ./mosaic-data
 PKGS      := ./...
 INTEROP   := e2e/interop
 
-.PHONY: all build install run test test-short readme bench lint fuzz clean demo soak tools
+.PHONY: all build install run test test-short readme bench lint fuzz clean demo soak tools bench-tools bench-load
 
 all: build
 
@@ -34,6 +34,26 @@ $(TOOLS)/torchwood-$(TORCHWOOD_VERSION)/litewitness:
 $(TOOLS)/cosign-$(COSIGN_VERSION)/cosign:
 	@echo "tools: building cosign $(COSIGN_VERSION) into $(@D) (once; takes minutes)"
 	GOBIN=$(@D) $(GO) install github.com/sigstore/cosign/v3/cmd/cosign@$(COSIGN_VERSION)
+
+## bench-tools: rekor-tiles' POSIX server, the comparison of make bench-load, built once into $(TOOLS) (not part of make tools: CI runs no load benchmark)
+REKOR_TILES_VERSION := v2.3.0
+REKOR_SERVER        := $(TOOLS)/rekor-tiles-$(REKOR_TILES_VERSION)/rekor-server-posix
+bench-tools: $(REKOR_SERVER)
+
+$(REKOR_SERVER):
+	@echo "bench-tools: building rekor-tiles $(REKOR_TILES_VERSION)'s POSIX server into $(@D) (once)"
+	GOBIN=$(@D) $(GO) install github.com/sigstore/rekor-tiles/v2/cmd/rekor-server/posix@$(REKOR_TILES_VERSION)
+	mv $(@D)/posix $@
+
+## bench-load: not part of make test. The write ladder (64, 1,024, 4,096 clients, 15 s each) against mosaicd on the
+## embedded store, on a fresh PostgreSQL database (MOSAIC_TEST_DATABASE_URL's server) and rekor-tiles (tuned), then
+## the reads against a 1,000,000-entry log per store (filled once, kept in ~/.cache/mosaic-bench); writes
+## docs/bench/bench-load.json and the generated section of docs/benchmarks.md. BENCH_FLAGS adds flags
+## (mosaic-load bench --help), e.g. make bench-load BENCH_FLAGS='--duration 3s --clients 64 --read-size 100000'
+BENCH_FLAGS ?=
+bench-load: bench-tools
+	$(GO) build -o $(BIN)/ ./cmd/mosaicd ./cmd/mosaic-load
+	$(BIN)/mosaic-load bench --mosaicd $(BIN)/mosaicd --rekor $(REKOR_SERVER) $(BENCH_FLAGS)
 
 ## test: every test, PostgreSQL included (set MOSAIC_TEST_DATABASE_URL to point elsewhere)
 test:

@@ -7,11 +7,15 @@
 //	mosaic-load --url http://127.0.0.1:3000 --concurrency 64 --duration 30s
 //	mosaic-load --entries 20000 --concurrency 8 --verify --output json
 //	mosaic-load soak --mosaicd bin/mosaicd --duration 60s
+//	mosaic-load read --mix tile,bundle,inclusion --concurrency 64 --duration 15s
 //
 // The soak subcommand (make soak) starts a fresh mosaicd per store and runs
 // a bounded mixed load of valid, malformed, slow and never-reading clients
 // against it, then reads the log back; see internal/soak and
-// `mosaic-load soak --help`.
+// `mosaic-load soak --help`. The read subcommand reads the log as monitors
+// and verifiers do (checkpoint, tiles, entry bundles, inclusion and
+// consistency proofs) and checks a sample of the answers against the
+// checkpoint; see `mosaic-load read --help`.
 //
 // By default the load is a closed loop: each client sends its next entry as
 // soon as the previous one is answered, so the clients fall into step with
@@ -64,6 +68,12 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "soak" {
 		return runSoak(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "read" {
+		return runRead(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "bench" {
+		return runBench(args[1:], stdout, stderr)
 	}
 	cfg, output, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -128,7 +138,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, string, error) {
 	fs.DurationVar(&cfg.ProgressInterval, "progress", time.Second, "how often a progress line is written to stderr (0: never)")
 	fs.BoolVar(&allowRemote, "allow-remote", false, "allow a target whose host is not a loopback address")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: mosaic-load [flags]\n       mosaic-load soak [flags]  (a mixed abuse load on fresh mosaicd processes; see mosaic-load soak --help)\n\n"+
+		fmt.Fprintf(stderr, "usage: mosaic-load [flags]\n       mosaic-load soak [flags]  (a mixed abuse load on fresh mosaicd processes; see mosaic-load soak --help)\n       mosaic-load read [flags]  (tile, bundle and proof reads; see mosaic-load read --help)\n       mosaic-load bench [flags] (make bench-load: the write ladder against mosaicd and rekor-tiles, then the reads)\n\n"+
 			"Sends distinct signed hashedrekord entries to a Mosaic log and reports entries/s and add→proof latency.\n\nflags:\n")
 		cmdline.PrintFlags(stderr, fs, nil)
 	}

@@ -21,9 +21,10 @@ const (
 	BundleMediaType03Legacy = "application/vnd.dev.sigstore.bundle+json;version=0.3"
 )
 
-// Bundle is a parsed Sigstore bundle signing an artifact (a message
-// signature; DSSE envelopes are not supported). Parsing checks structure
-// only: Verify checks everything else.
+// Bundle is a parsed Sigstore bundle: a message signature over an
+// artifact's digest, or a DSSE envelope (an attestation: an in-toto
+// statement about the artifact). Parsing checks structure only: Verify
+// checks everything else.
 type Bundle struct {
 	MediaType string
 	// Certificate is the signing certificate of a keyless bundle, nil for a
@@ -31,10 +32,13 @@ type Bundle struct {
 	Certificate   *x509.Certificate
 	PublicKeyHint string
 	// Digest is the artifact's digest under DigestAlgorithm, and Signature
-	// the signature over it.
+	// the signature over it. For an attestation, Envelope is set, Signature
+	// is the envelope's signature and the digest is unset (the artifact's
+	// digest is in the signed statement).
 	DigestAlgorithm crypto.Hash
 	Digest          []byte
 	Signature       []byte
+	Envelope        *Envelope
 	// Entries are the transparency log entries, at least one.
 	Entries []*protorekor.TransparencyLogEntry
 	// Timestamps are the RFC 3161 timestamp responses (DER), if any.
@@ -112,14 +116,14 @@ func (b *Bundle) setKeyMaterial(vm *protobundle.VerificationMaterial, v3 bool) e
 	return nil
 }
 
-// setContent reads the message signature.
+// setContent reads the message signature or the DSSE envelope.
 func (b *Bundle) setContent(pb *protobundle.Bundle) error {
-	if pb.GetDsseEnvelope() != nil {
-		return errors.New("DSSE envelopes are not supported; want a messageSignature")
+	if env := pb.GetDsseEnvelope(); env != nil {
+		return b.setEnvelope(env)
 	}
 	ms := pb.GetMessageSignature()
 	if ms == nil {
-		return errors.New("no messageSignature")
+		return errors.New("no messageSignature or dsseEnvelope")
 	}
 	if len(ms.GetSignature()) == 0 {
 		return errors.New("messageSignature.signature is empty")

@@ -6,13 +6,19 @@ import "fmt"
 // is an *Error whose Check says which step refused the input.
 type Check string
 
-// The checks, in the order Verify runs them.
+// The checks, in the order Verify runs them. A bundle whose content is a
+// DSSE envelope (an attestation) runs CheckEnvelopeSignature to
+// CheckPredicateType in place of CheckArtifactDigest and CheckSignature.
 const (
 	CheckTrustedRoot         Check = "trusted root"
 	CheckBundle              Check = "bundle"
 	CheckPolicy              Check = "policy"
 	CheckArtifactDigest      Check = "artifact digest"
 	CheckSignature           Check = "signature"
+	CheckEnvelopeSignature   Check = "envelope signature"
+	CheckStatement           Check = "in-toto statement"
+	CheckAttestationSubject  Check = "attestation subject"
+	CheckPredicateType       Check = "predicate type"
 	CheckTimestamp           Check = "timestamp"
 	CheckCertificateValidity Check = "certificate validity"
 	CheckCertificateChain    Check = "certificate chain"

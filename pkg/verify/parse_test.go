@@ -50,6 +50,16 @@ func TestParseBundleErrors(t *testing.T) {
 	key := readFile(t, goldenKey)
 	edit := func(f func(m map[string]any)) []byte { return editJSON(t, good, f) }
 	entry := func(m map[string]any) map[string]any { return obj(m, "verificationMaterial", "tlogEntries", 0) }
+	// dsse turns the bundle into a DSSE one and edits its envelope.
+	dsse := func(f func(env map[string]any)) []byte {
+		return edit(func(m map[string]any) {
+			delete(m, "messageSignature")
+			env := map[string]any{"payload": "e30=", "payloadType": "application/vnd.in-toto+json",
+				"signatures": []any{map[string]any{"sig": "AAAA"}}}
+			f(env)
+			m["dsseEnvelope"] = env
+		})
+	}
 	tests := map[string][]byte{
 		"empty":           nil,
 		"null":            []byte("null"),
@@ -76,8 +86,14 @@ func TestParseBundleErrors(t *testing.T) {
 			vm["x509CertificateChain"] = map[string]any{"certificates": []any{}}
 			delete(vm, "certificate")
 		}),
-		"DSSE envelope": edit(func(m map[string]any) {
-			delete(m, "messageSignature")
+		"DSSE envelope without payload type": dsse(func(env map[string]any) { delete(env, "payloadType") }),
+		"DSSE envelope without payload":      dsse(func(env map[string]any) { delete(env, "payload") }),
+		"DSSE envelope without signatures":   dsse(func(env map[string]any) { delete(env, "signatures") }),
+		"DSSE envelope with 2 signatures": dsse(func(env map[string]any) {
+			env["signatures"] = []any{map[string]any{"sig": "AAAA"}, map[string]any{"sig": "BBBB"}}
+		}),
+		"DSSE envelope with an empty signature": dsse(func(env map[string]any) { env["signatures"] = []any{map[string]any{"keyid": "k"}} }),
+		"DSSE envelope and message signature": edit(func(m map[string]any) {
 			m["dsseEnvelope"] = map[string]any{"payload": "e30=", "payloadType": "application/vnd.in-toto+json",
 				"signatures": []any{map[string]any{"sig": "AAAA"}}}
 		}),

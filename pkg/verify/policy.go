@@ -30,6 +30,13 @@ type Policy struct {
 	CertificateOIDCIssuer       string
 	CertificateOIDCIssuerRegexp string
 
+	// PredicateType, when set, is the predicate type an attestation's
+	// in-toto statement must have; a bundle that is not an attestation is
+	// then refused. SubjectName, when set, is the name the statement's
+	// subject matching the artifact must carry.
+	PredicateType string
+	SubjectName   string
+
 	// PublicKey verifies bundles signed with a key rather than a
 	// certificate. It must be set for such bundles, and not for keyless
 	// ones.

@@ -24,9 +24,17 @@ type Result struct {
 	// PublicKey is the key that verified the signature.
 	PublicKey crypto.PublicKey
 
-	// DigestAlgorithm and Digest identify the artifact.
+	// DigestAlgorithm and Digest identify the artifact (for an attestation,
+	// by the strongest digest of its subject that was compared).
 	DigestAlgorithm crypto.Hash
 	Digest          []byte
+
+	// Statement is an attestation's verified in-toto statement, Subject
+	// the subject that is the artifact, and PredicateType the statement's;
+	// all are unset for a message signature.
+	Statement     *Statement
+	Subject       *Subject
+	PredicateType string
 
 	// Entries are the verified log entries, in bundle order (at least one).
 	// LogIndex and LogOrigin repeat the first's index and log origin.
@@ -43,6 +51,12 @@ type Result struct {
 //  2. the bundle's digest is the artifact's (CheckArtifactDigest);
 //  3. the signature verifies with the certificate's key, or the policy's
 //     public key for a key-signed bundle (CheckSignature);
+//     for an attestation (a DSSE envelope) instead: the envelope's
+//     signature over its PAE verifies with that key
+//     (CheckEnvelopeSignature), its payload is an in-toto statement
+//     (CheckStatement), one of whose subjects is the artifact by digest and,
+//     when the policy names one, by name (CheckAttestationSubject), with the
+//     predicate type the policy asks for, if any (CheckPredicateType);
 //  4. every RFC 3161 timestamp is over the signature and signed by a TSA
 //     trusted at its time; a keyless bundle needs at least one, as nothing
 //     else gives a trustworthy time (CheckTimestamp);
@@ -53,7 +67,8 @@ type Result struct {
 //     its SAN and OIDC issuer match the policy (CheckIdentitySAN,
 //     CheckIdentityIssuer);
 //  6. every log entry is the hashedrekord v0.0.2 entry of this signature,
-//     digest and signer (CheckTlogEntryBody), its inclusion proof verifies
+//     digest (for an attestation: of the envelope's PAE) and signer
+//     (CheckTlogEntryBody), its inclusion proof verifies
 //     (CheckInclusionProof), a trusted log whose key was valid at the
 //     signing time signed the checkpoint (CheckCheckpointSignature), whose
 //     size and root are the proof's (CheckCheckpointRoot), and enough of the
@@ -73,13 +88,10 @@ func Verify(b *Bundle, a Artifact, tr *TrustedRoot, p Policy) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkArtifact(b, a); err != nil {
-		return nil, err
-	}
-	if err := checkSignature(pub, b, a); err != nil {
-		return nil, err
-	}
 	res := &Result{PublicKey: pub, DigestAlgorithm: b.DigestAlgorithm, Digest: b.Digest, Certificate: b.Certificate}
+	if b, err = res.verifyContent(b, pub, a, cp); err != nil {
+		return nil, err
+	}
 	if err := res.verifyTime(b, tr); err != nil {
 		return nil, err
 	}
@@ -99,6 +111,32 @@ func Verify(b *Bundle, a Artifact, tr *TrustedRoot, p Policy) (*Result, error) {
 	}
 	res.LogIndex, res.LogOrigin = res.Entries[0].Index, res.Entries[0].Log.Origin
 	return res, nil
+}
+
+// verifyContent checks the artifact and the signature: a message
+// signature's digest and signature, or an attestation's envelope,
+// statement, subject and predicate type. It returns the bundle as its log
+// entries must record it.
+func (res *Result) verifyContent(b *Bundle, pub crypto.PublicKey, a Artifact, p *compiledPolicy) (*Bundle, error) {
+	if b.Envelope == nil {
+		if p.PredicateType != "" {
+			return nil, fail(CheckPredicateType, "the policy asks for an attestation of predicate type %q; the bundle is a plain signature", p.PredicateType)
+		}
+		if p.SubjectName != "" {
+			return nil, fail(CheckAttestationSubject, "the policy asks for an attestation subject named %q; the bundle is a plain signature", p.SubjectName)
+		}
+		if err := checkArtifact(b, a); err != nil {
+			return nil, err
+		}
+		return b, checkSignature(pub, b, a)
+	}
+	att, err := verifyAttestation(b, pub, a, p)
+	if err != nil {
+		return nil, err
+	}
+	res.DigestAlgorithm, res.Digest = att.hash, att.digest
+	res.Statement, res.Subject, res.PredicateType = att.statement, att.subject, att.statement.PredicateType
+	return att.logged, nil
 }
 
 // signerOf returns who signed b as its log entry must name them, and the

@@ -42,6 +42,7 @@ import (
 	"github.com/mosaiclog/mosaic/pkg/client"
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	rekorpb "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
+	pb "github.com/sigstore/rekor-tiles/v2/pkg/generated/protobuf"
 )
 
 // Config names the services a Signer uses and how it talks to them.
@@ -116,27 +117,39 @@ func New(cfg Config) (*Signer, error) {
 // The key never leaves memory and is zeroed, as far as Go allows, on
 // return.
 func (s *Signer) SignKeyless(ctx context.Context, token string, artifact io.Reader) (*protobundle.Bundle, error) {
-	if s.ca == nil {
-		return nil, errors.New("keyless signing needs a CA: set a CA URL or use a signing config that lists one")
-	}
-	tok, err := ParseToken(token, s.now())
-	if err != nil {
-		return nil, err
-	}
-	key, err := generateKey(s.alg)
+	key, cert, err := s.certify(ctx, token)
 	if err != nil {
 		return nil, err
 	}
 	defer zeroKey(key)
+	return s.sign(ctx, key, cert, artifact)
+}
+
+// certify generates a fresh key and gets the CA to certify it for the
+// identity in token; the caller zeroes the key.
+func (s *Signer) certify(ctx context.Context, token string) (crypto.Signer, *x509.Certificate, error) {
+	if s.ca == nil {
+		return nil, nil, errors.New("keyless signing needs a CA: set a CA URL or use a signing config that lists one")
+	}
+	tok, err := ParseToken(token, s.now())
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := generateKey(s.alg)
+	if err != nil {
+		return nil, nil, err
+	}
 	pop, err := proofOfPossession(key, tok.Challenge())
 	if err != nil {
-		return nil, err
+		zeroKey(key)
+		return nil, nil, err
 	}
 	chain, err := s.ca.SigningCert(ctx, client.CertificateRequest{IDToken: tok.Raw, PublicKey: key.Public(), ProofOfPossession: pop})
 	if err != nil {
-		return nil, fmt.Errorf("getting a signing certificate: %w", err)
+		zeroKey(key)
+		return nil, nil, fmt.Errorf("getting a signing certificate: %w", err)
 	}
-	return s.sign(ctx, key, chain[0], artifact)
+	return key, chain[0], nil
 }
 
 // SignWithKey signs artifact with key, which the caller keeps (it is not
@@ -163,8 +176,18 @@ func (s *Signer) sign(ctx context.Context, key crypto.Signer, cert *x509.Certifi
 	if err != nil {
 		return nil, err
 	}
+	material, err := s.record(ctx, key.Public(), cert, req)
+	if err != nil {
+		return nil, err
+	}
 	hr := req.GetHashedRekordRequestV002()
-	digest, sig := hr.GetDigest(), hr.GetSignature().GetContent()
+	return newBundle(material, ad.GetProtoHashType(), hr.GetDigest(), hr.GetSignature().GetContent()), nil
+}
+
+// record timestamps the signature of req with every TSA, logs req in
+// every log, and returns the bundle's verification material.
+func (s *Signer) record(ctx context.Context, pub crypto.PublicKey, cert *x509.Certificate, req *pb.CreateEntryRequest) (*protobundle.VerificationMaterial, error) {
+	sig := req.GetHashedRekordRequestV002().GetSignature().GetContent()
 	var timestamps [][]byte
 	for _, tsa := range s.tsas {
 		tsr, _, err := tsa.TimestampData(ctx, sig)
@@ -181,11 +204,11 @@ func (s *Signer) sign(ctx context.Context, key crypto.Signer, cert *x509.Certifi
 		}
 		entries = append(entries, added.Entry)
 	}
-	material, err := verificationMaterial(key.Public(), cert)
+	material, err := verificationMaterial(pub, cert)
 	if err != nil {
 		return nil, err
 	}
 	material.TlogEntries = entries
 	material.TimestampVerificationData = timestampData(timestamps)
-	return newBundle(material, ad.GetProtoHashType(), digest, sig), nil
+	return material, nil
 }

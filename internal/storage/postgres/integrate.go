@@ -164,13 +164,15 @@ const (
 	pendingSQL      = `SELECT seq, n, v FROM seq WHERE log_id = $1
 		AND seq < (SELECT size FROM int_coord WHERE log_id = $1 FOR UPDATE SKIP LOCKED) + $2 ORDER BY seq`
 	// The tile at each level l whose width (size >> 8l) mod 256 is not
-	// zero: rightEdge in SQL.
+	// zero: rightEdge in SQL. As for lookupIdentitiesSQL, the OFFSET 0
+	// fences keep each read a primary key probe whatever the statistics.
 	edgeTilesSQL = `SELECT c.size, t.level, t.idx, t.data FROM int_coord c
 		CROSS JOIN generate_series(0, $2::integer) AS l(level)
-		JOIN tiles t ON t.log_id = c.log_id AND t.level = l.level AND t.idx = (c.size >> (8 * l.level)) >> 8
+		CROSS JOIN LATERAL (SELECT level, idx, data FROM tiles
+			WHERE log_id = $1 AND level = l.level AND idx = (c.size >> (8 * l.level)) >> 8 OFFSET 0) t
 		WHERE c.log_id = $1 AND ((c.size >> (8 * l.level)) & 255) <> 0`
 	partialBundleSQL = `SELECT c.size, b.n, b.ends, b.data FROM int_coord c
-		JOIN bundles b ON b.log_id = c.log_id AND b.idx = c.size / 256
+		CROSS JOIN LATERAL (SELECT n, ends, data FROM bundles WHERE log_id = $1 AND idx = c.size / 256 OFFSET 0) b
 		WHERE c.log_id = $1 AND c.size % 256 <> 0`
 )
 

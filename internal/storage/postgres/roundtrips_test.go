@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/api/layout"
@@ -189,5 +191,46 @@ func TestRoundTrips(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestIdentityLookupPlan checks that the dedup lookup stays one primary key
+// probe per identity while the table's statistics describe it as nearly
+// empty (a young log, before autovacuum analyzes it): the plain
+// identity = ANY($2) form then scans every identity of the log per batch.
+func TestIdentityLookupPlan(t *testing.T) {
+	ctx := context.Background()
+	a := testAppender(t, true)
+	pool := a.s.pool
+	for _, q := range []string{
+		`INSERT INTO identities (log_id, identity, idx) VALUES ('main', '\x01', 0)`,
+		`ANALYZE identities`,
+		`INSERT INTO identities (log_id, identity, idx)
+			SELECT 'main', sha256(i::text::bytea), i FROM generate_series(1, 5000) AS i`,
+	} {
+		if _, err := pool.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SET plan_cache_mode = force_generic_plan`); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Exec(ctx, `RESET plan_cache_mode`)
+	rows, err := conn.Query(ctx, `EXPLAIN `+lookupIdentitiesSQL, "main", [][]byte{{1}, {2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := strings.Join(lines, "\n")
+	if !strings.Contains(plan, "Index Cond: ((log_id = ") || !strings.Contains(plan, "AND (identity = q.identity))") {
+		t.Errorf("the identity lookup is not a primary key probe per identity:\n%s", plan)
 	}
 }

@@ -80,6 +80,15 @@ func (a *appender) sequenceTx(ctx context.Context, entries []*tessera.Entry, ids
 	return idx, a.storeBatch(ctx, tx, uint64(next), batch, rows)
 }
 
+// lookupIdentitiesSQL finds the recorded identities among $2, one primary
+// key probe per identity whatever the table's statistics say. The plain
+// form (identity = ANY($2)) is planned, while the statistics still describe
+// a young table, as a scan of every identity of the log with a filter, whose
+// cost grows with the log; the OFFSET 0 fence keeps each probe a
+// parameterized index scan.
+const lookupIdentitiesSQL = `SELECT i.identity, i.idx FROM unnest($2::bytea[]) AS q(identity)
+	CROSS JOIN LATERAL (SELECT identity, idx FROM identities WHERE log_id = $1 AND identity = q.identity OFFSET 0) i`
+
 // lockSequencing sends BEGIN, locks the seq_coord row and reads the next
 // index and the integrated size, and with ids the recorded index of every
 // identity (and legacy identity) of the batch, in one round trip.
@@ -88,7 +97,7 @@ func (a *appender) lockSequencing(ctx context.Context, tx *pipeTx, ids []entryId
 	b := &pgx.Batch{}
 	b.Queue(`SELECT next, (SELECT size FROM int_coord WHERE log_id = $1) FROM seq_coord WHERE log_id = $1 FOR UPDATE`, id)
 	if ids != nil {
-		b.Queue(`SELECT identity, idx FROM identities WHERE log_id = $1 AND identity = ANY($2::bytea[])`, id, identityList(ids))
+		b.Queue(lookupIdentitiesSQL, id, identityList(ids))
 	}
 	br, err := tx.send(ctx, b)
 	if err != nil {

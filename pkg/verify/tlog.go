@@ -131,7 +131,11 @@ func checkEntryBody(e *protorekor.TransparencyLogEntry, b *Bundle, s signer) err
 	case body.Kind != entryKind || body.APIVersion != entryVersion || hr == nil:
 		return fmt.Errorf("canonicalizedBody is %q v%q, want %s v%s", body.Kind, body.APIVersion, entryKind, entryVersion)
 	case hr.Data.Algorithm != hashName(b.DigestAlgorithm) || !bytes.Equal(hr.Data.Digest, b.Digest):
-		return fmt.Errorf("the entry logs %s digest %x, not the bundle's %s %x", hr.Data.Algorithm, hr.Data.Digest, hashName(b.DigestAlgorithm), b.Digest)
+		what := "the bundle's"
+		if b.Envelope != nil {
+			what = "the digest of the bundle's DSSE envelope (PAE),"
+		}
+		return fmt.Errorf("the entry logs %s digest %x, not %s %s %x", hr.Data.Algorithm, hr.Data.Digest, what, hashName(b.DigestAlgorithm), b.Digest)
 	case !bytes.Equal(hr.Signature.Content, b.Signature):
 		return errors.New("the entry logs another signature than the bundle's")
 	}

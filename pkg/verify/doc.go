@@ -20,7 +20,16 @@
 //
 // For auditors, VerifyCheckpoint and VerifyConsistency check signed
 // checkpoints and consistency proofs between them, and VerifyCosignatures
-// counts witness cosignatures (C2SP tlog-cosignature).
+// counts witness cosignatures (C2SP tlog-cosignature). A WitnessPolicy
+// (Tessera's policy format: witnesses, N-of-M groups, a quorum) in
+// Policy.WitnessPolicy makes Verify require the quorum's cosignatures.
+//
+// Remember gives a verifier memory: per log, the largest checkpoint it
+// verified, kept by a CheckpointMemory (DirMemory: a directory, written
+// atomically). A later checkpoint must agree with it (same size, same
+// root; otherwise a consistency proof, fetched by a ConsistencyProver);
+// a contradiction is a split view, reported with Evidence that anyone can
+// re-check (ParseEvidence, Evidence.Verify).
 //
 // The log ID and checkpoint origin rules are those of Rekor v2 and
 // sigstore-go (see package github.com/mosaiclog/mosaic/pkg/note): a tlog's

@@ -95,7 +95,7 @@ func ParseWitnessPolicy(text []byte) (*WitnessPolicy, error) {
 type policyParser struct {
 	nodes  map[string]*policyNode
 	order  []*policyNode // witnesses in definition order
-	quorum string       // the last quorum line's name
+	quorum string        // the last quorum line's name
 }
 
 func (p *policyParser) line(fields []string) error {

@@ -73,6 +73,26 @@ func parseList(s string, known []string) ([]string, error) {
 	return out, nil
 }
 
+// parseSizes reads STORE=N,... with STORE posix or postgres and N positive.
+func parseSizes(s string) (map[string]uint64, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	m := map[string]uint64{}
+	for _, f := range strings.Split(s, ",") {
+		store, n, ok := strings.Cut(strings.TrimSpace(f), "=")
+		if _, err := parseList(store, []string{benchload.StorePosix, benchload.StorePostgres}); err != nil || !ok {
+			return nil, fmt.Errorf("%q: want STORE=N with STORE posix or postgres", f)
+		}
+		size, err := strconv.ParseUint(n, 10, 64)
+		if err != nil || size == 0 {
+			return nil, fmt.Errorf("%q: want a positive size", f)
+		}
+		m[store] = size
+	}
+	return m, nil
+}
+
 // benchOptions are the flags that say where the results go.
 type benchOptions struct {
 	jsonPath, markdownPath string
@@ -85,9 +105,9 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchload.Config, benchOp
 		cfg.DatabaseServer = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 	}
 	var (
-		opts                                          benchOptions
-		stores, clients, readStores, kindsFlag, rekor string
-		readSize                                      uint64
+		opts                                                    benchOptions
+		stores, clients, readStores, kindsFlag, rekor, sizesFor string
+		readSize                                                uint64
 	)
 	defaultRekor := filepath.Join(home, ".cache", "mosaic-tools", "rekor-tiles-v2.3.0", "rekor-server-posix")
 	fs := flag.NewFlagSet("mosaic-load bench", flag.ContinueOnError)
@@ -100,6 +120,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchload.Config, benchOp
 	fs.DurationVar(&cfg.Duration, "duration", 15*time.Second, "measured time of each write run")
 	fs.StringVar(&readStores, "read-stores", "posix,postgres", "stores the reads run against (empty: no reads)")
 	fs.Uint64Var(&readSize, "read-size", 1000000, "entries in the log the reads run against")
+	fs.StringVar(&sizesFor, "read-size-for", "", "per-store --read-size: STORE=N,... (e.g. postgres=200000 when a large PostgreSQL log would take too long to fill)")
 	fs.StringVar(&kindsFlag, "read-kinds", strings.ReplaceAll(kindList(), " ", ""), "read kinds, one run each")
 	fs.IntVar(&cfg.ReadClients, "read-clients", 64, "concurrent clients of each read run")
 	fs.DurationVar(&cfg.ReadDuration, "read-duration", 10*time.Second, "measured time of each read run")
@@ -138,6 +159,9 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchload.Config, benchOp
 		return fail(fmt.Errorf("--read-kinds: %w", err))
 	}
 	cfg.ReadSize = readSize
+	if cfg.ReadSizes, err = parseSizes(sizesFor); err != nil {
+		return fail(fmt.Errorf("--read-size-for: %w", err))
+	}
 	for _, s := range cfg.Stores {
 		if s == benchload.StoreRekor {
 			if _, err := os.Stat(rekor); err != nil {

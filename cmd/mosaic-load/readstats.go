@@ -139,3 +139,13 @@ func writeJSONOr(w io.Writer, output string, v any, text func(io.Writer) error) 
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
+
+// UnmarshalJSON decodes seconds, as MarshalJSON writes them.
+func (s *Seconds) UnmarshalJSON(b []byte) error {
+	var f float64
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	*s = Seconds(f * float64(time.Second))
+	return nil
+}

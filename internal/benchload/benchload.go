@@ -40,8 +40,11 @@ type Config struct {
 	// ReadStores are the Mosaic stores the reads run against, ReadSize the
 	// log size they need, ReadKinds the kinds measured (one run each),
 	// ReadClients and ReadDuration each read run's concurrency and time.
-	ReadStores   []string
-	ReadSize     uint64
+	ReadStores []string
+	ReadSize   uint64
+	// ReadSizes overrides ReadSize per store (a smaller PostgreSQL log
+	// when filling a large one through the API would take too long).
+	ReadSizes    map[string]uint64
 	ReadKinds    []string
 	ReadClients  int
 	ReadDuration time.Duration
@@ -55,6 +58,14 @@ type Config struct {
 	Keep bool
 	// Progress receives what runs (nil: nowhere).
 	Progress io.Writer
+}
+
+// readSize is the log size store's reads need.
+func (c *Config) readSize(store string) uint64 {
+	if n, ok := c.ReadSizes[store]; ok {
+		return n
+	}
+	return c.ReadSize
 }
 
 func (c *Config) progress() io.Writer {

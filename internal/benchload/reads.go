@@ -32,7 +32,7 @@ type cachedLog struct {
 
 // openCachedLog finds or creates store's cached log of size entries.
 func openCachedLog(ctx context.Context, cfg *Config, store string) (*cachedLog, error) {
-	c := &cachedLog{dir: filepath.Join(cfg.CacheDir, fmt.Sprintf("%s-%d", store, cfg.ReadSize))}
+	c := &cachedLog{dir: filepath.Join(cfg.CacheDir, fmt.Sprintf("%s-%d", store, cfg.readSize(store)))}
 	c.key, c.pub = filepath.Join(c.dir, "signing-key.pem"), filepath.Join(c.dir, "public-key.pem")
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {
 		return nil, err
@@ -49,7 +49,7 @@ func openCachedLog(ctx context.Context, cfg *Config, store string) (*cachedLog, 
 		_, err := os.Stat(data)
 		c.fresh = errors.Is(err, os.ErrNotExist)
 	case StorePostgres:
-		name := fmt.Sprintf("mosaic_bench_read_%d", cfg.ReadSize)
+		name := fmt.Sprintf("mosaic_bench_read_%d", cfg.readSize(store))
 		ok, err := databaseExists(ctx, cfg.DatabaseServer, name)
 		if err != nil {
 			return nil, err
@@ -108,17 +108,18 @@ func (c *cachedLog) fill(ctx context.Context, cfg *Config, store string) error {
 		return err
 	}
 	defer srv.proc.stop()
+	size := cfg.readSize(store)
 	for attempt := 0; attempt < 3; attempt++ {
 		li, err := srv.info(ctx)
 		if err != nil {
 			return err
 		}
-		if li.TreeSize >= cfg.ReadSize {
+		if li.TreeSize >= size {
 			return nil
 		}
-		missing := cfg.ReadSize - li.TreeSize
+		missing := size - li.TreeSize
 		fmt.Fprintf(cfg.progress(), "bench-load: filling the %s log from %d to %d entries through the write API (cached in %s)\n",
-			store, li.TreeSize, cfg.ReadSize, c.dir)
+			store, li.TreeSize, size, c.dir)
 		args := []string{"--url", srv.url, "--concurrency", fmt.Sprint(fillClients), "--entries", fmt.Sprint(missing),
 			"--pregenerate", fmt.Sprint(min(missing, 200000)), "--progress", "10s"}
 		var res loadReport
@@ -126,7 +127,7 @@ func (c *cachedLog) fill(ctx context.Context, cfg *Config, store string) error {
 			return fmt.Errorf("filling: %w", err)
 		}
 	}
-	return fmt.Errorf("the %s log is still short of %d entries after three fills", store, cfg.ReadSize)
+	return fmt.Errorf("the %s log is still short of %d entries after three fills", store, size)
 }
 
 // waitIndexed waits until the search index has caught up with the log,

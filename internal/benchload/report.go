@@ -37,17 +37,18 @@ type Machine struct {
 
 // Settings are the run's parameters.
 type Settings struct {
-	Stores       []string `json:"stores"`
-	Clients      []int    `json:"clients"`
-	Duration     Seconds  `json:"duration_seconds"`
-	RekorFlags   []string `json:"rekor_tiles_flags"`
-	RekorBinary  string   `json:"rekor_tiles_binary,omitempty"`
-	ReadStores   []string `json:"read_stores"`
-	ReadSize     uint64   `json:"read_log_size"`
-	ReadKinds    []string `json:"read_kinds"`
-	ReadClients  int      `json:"read_clients"`
-	ReadDuration Seconds  `json:"read_duration_seconds"`
-	FillFlags    []string `json:"fill_server_flags"`
+	Stores       []string          `json:"stores"`
+	Clients      []int             `json:"clients"`
+	Duration     Seconds           `json:"duration_seconds"`
+	RekorFlags   []string          `json:"rekor_tiles_flags"`
+	RekorBinary  string            `json:"rekor_tiles_binary,omitempty"`
+	ReadStores   []string          `json:"read_stores"`
+	ReadSize     uint64            `json:"read_log_size"`
+	ReadSizes    map[string]uint64 `json:"read_log_sizes,omitempty"`
+	ReadKinds    []string          `json:"read_kinds"`
+	ReadClients  int               `json:"read_clients"`
+	ReadDuration Seconds           `json:"read_duration_seconds"`
+	FillFlags    []string          `json:"fill_server_flags"`
 }
 
 // WriteRun is one server at one concurrency.
@@ -72,7 +73,7 @@ type ReadRun struct {
 func newReport(cfg *Config) *Report {
 	r := &Report{Started: time.Now().UTC(), Machine: machine(), Settings: Settings{
 		Stores: cfg.Stores, Clients: cfg.Clients, Duration: Seconds(cfg.Duration), RekorFlags: RekorTunedFlags,
-		RekorBinary: cfg.Rekor, ReadStores: cfg.ReadStores, ReadSize: cfg.ReadSize, ReadKinds: cfg.ReadKinds,
+		RekorBinary: cfg.Rekor, ReadStores: cfg.ReadStores, ReadSize: cfg.ReadSize, ReadSizes: cfg.ReadSizes, ReadKinds: cfg.ReadKinds,
 		ReadClients: cfg.ReadClients, ReadDuration: Seconds(cfg.ReadDuration), FillFlags: fillServerFlags,
 	}}
 	return r
@@ -235,10 +236,10 @@ func (r *Report) readTable(b *bytes.Buffer) {
 	if len(r.Reads) == 0 {
 		return
 	}
-	fmt.Fprintf(b, "Reads: a log of %d entries filled once through the write API (cached outside the clone), served by mosaicd with "+
+	fmt.Fprintf(b, "Reads: a log of %s entries filled once through the write API (cached outside the clone), served by mosaicd with "+
 		"default flags; one run per kind, %d clients, %s after a 2 s warm-up; one answer in 100 per client verified against the "+
 		"signed checkpoint (tiles proven through their parents, bundles hashed into their tile, proofs against hashes and roots "+
-		"from proven tiles).\n\n", r.Settings.ReadSize, r.Settings.ReadClients, r.Settings.ReadDuration.String())
+		"from proven tiles).\n\n", r.sizes(), r.Settings.ReadClients, r.Settings.ReadDuration.String())
 	fmt.Fprintf(b, "| request | store | req/s | p50 | p99 | errors | verified (failed) | bytes/answer | server CPU / req | others |\n")
 	fmt.Fprintf(b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, rr := range r.Reads {
@@ -255,6 +256,19 @@ func (r *Report) readTable(b *bytes.Buffer) {
 			othersShare(rr.Usage, r.Machine.CPUs))
 	}
 	b.WriteString("\n")
+}
+
+// sizes names the read logs' sizes.
+func (r *Report) sizes() string {
+	var s []string
+	for _, st := range r.Settings.ReadStores {
+		n := r.Settings.ReadSize
+		if m, ok := r.Settings.ReadSizes[st]; ok {
+			n = m
+		}
+		s = append(s, fmt.Sprintf("%d (%s)", n, st))
+	}
+	return strings.Join(s, ", ")
 }
 
 // othersShare is the CPU others used as a share of the machine.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -21,23 +22,15 @@ type signOutput struct {
 	TreeSize   int64  `json:"treeSize"`
 	Timestamps int    `json:"timestamps"`
 	Keyless    bool   `json:"keyless"`
+	// PredicateType is set for an attestation (mosaic attest).
+	PredicateType string `json:"predicateType,omitempty"`
 }
 
 func cmdSign(e *env, args []string) error {
 	fs, output := newFlags(e, "sign", "sign FILE --bundle OUT [--url URL | --signing-config F | --ca-url U --log-url U --tsa-url U] "+
 		"[--identity-token T | --key KEY]")
 	bundlePath := fs.String("bundle", "", "where to write the Sigstore bundle (required)")
-	baseURL := fs.String("url", "", "a Mosaic deployment: its signing config is fetched from URL/api/v2/signingConfig (default $MOSAIC_URL or http://127.0.0.1:3000 when no other service flag is given)")
-	scPath := fs.String("signing-config", "", "a Sigstore signing_config.json (v0.2) naming the CA, logs and TSAs")
-	caURL := fs.String("ca-url", "", "Fulcio-compatible CA base URL")
-	var logURLs, tsaURLs multiFlag
-	fs.Var(&logURLs, "log-url", "Rekor v2 log base URL (repeatable)")
-	fs.Var(&tsaURLs, "tsa-url", "RFC 3161 timestamp URL (repeatable; keyless bundles need one to verify)")
-	token := fs.String("identity-token", "", "OIDC identity token, or a file holding one (default $SIGSTORE_ID_TOKEN)")
-	keyPath := fs.String("key", "", "sign with this private key (PEM) instead of an ephemeral key and certificate")
-	keyPassEnv := fs.String("key-password-env", "", "environment variable holding --key's password, if encrypted")
-	keyAlg := fs.String("key-algorithm", string(sign.ECDSAP256), "ephemeral key type: ecdsa-p256 or ed25519")
-	timeout := fs.Duration("timeout", 30*time.Second, "per-request timeout")
+	sf := addSignerFlags(fs)
 	pos, err := parse(fs, output, args, 1, 1)
 	if err != nil {
 		return err
@@ -45,15 +38,9 @@ func cmdSign(e *env, args []string) error {
 	if *bundlePath == "" {
 		return usagef("--bundle is required")
 	}
-	cfg, err := signConfig(e, *baseURL, *scPath, *caURL, logURLs, tsaURLs)
+	s, err := sf.signer(e)
 	if err != nil {
 		return err
-	}
-	cfg.KeyAlgorithm = sign.KeyAlgorithm(*keyAlg)
-	cfg.ClientOptions = append(cfg.ClientOptions, client.WithTimeout(*timeout))
-	s, err := sign.New(cfg)
-	if err != nil {
-		return usageError{err}
 	}
 	f, err := os.Open(pos[0])
 	if err != nil {
@@ -61,8 +48,8 @@ func cmdSign(e *env, args []string) error {
 	}
 	defer f.Close()
 	var b *protobundle.Bundle
-	if *keyPath != "" {
-		key, err := loadSigningKey(*keyPath, *keyPassEnv)
+	if sf.keyPath != "" {
+		key, err := loadSigningKey(sf.keyPath, sf.keyPassEnv)
 		if err != nil {
 			return err
 		}
@@ -71,7 +58,7 @@ func cmdSign(e *env, args []string) error {
 			return err
 		}
 	} else {
-		tok, err := sign.ResolveToken(*token)
+		tok, err := sign.ResolveToken(sf.token)
 		if err != nil {
 			return usagef("identity token: %v", err)
 		}
@@ -79,7 +66,47 @@ func cmdSign(e *env, args []string) error {
 			return err
 		}
 	}
-	return writeBundle(e, *output, *bundlePath, b, *keyPath == "")
+	return writeBundle(e, *output, *bundlePath, b, sf.keyPath == "", "")
+}
+
+// signerFlags are the flags that choose the services and the key, shared
+// by sign and attest.
+type signerFlags struct {
+	baseURL, scPath, caURL     string
+	logURLs, tsaURLs           multiFlag
+	token, keyPath, keyPassEnv string
+	keyAlg                     string
+	timeout                    time.Duration
+}
+
+func addSignerFlags(fs *flag.FlagSet) *signerFlags {
+	f := &signerFlags{}
+	fs.StringVar(&f.baseURL, "url", "", "a Mosaic deployment: its signing config is fetched from URL/api/v2/signingConfig (default $MOSAIC_URL or http://127.0.0.1:3000 when no other service flag is given)")
+	fs.StringVar(&f.scPath, "signing-config", "", "a Sigstore signing_config.json (v0.2) naming the CA, logs and TSAs")
+	fs.StringVar(&f.caURL, "ca-url", "", "Fulcio-compatible CA base URL")
+	fs.Var(&f.logURLs, "log-url", "Rekor v2 log base URL (repeatable)")
+	fs.Var(&f.tsaURLs, "tsa-url", "RFC 3161 timestamp URL (repeatable; keyless bundles need one to verify)")
+	fs.StringVar(&f.token, "identity-token", "", "OIDC identity token, or a file holding one (default $SIGSTORE_ID_TOKEN)")
+	fs.StringVar(&f.keyPath, "key", "", "sign with this private key (PEM) instead of an ephemeral key and certificate")
+	fs.StringVar(&f.keyPassEnv, "key-password-env", "", "environment variable holding --key's password, if encrypted")
+	fs.StringVar(&f.keyAlg, "key-algorithm", string(sign.ECDSAP256), "ephemeral key type: ecdsa-p256 or ed25519")
+	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "per-request timeout")
+	return f
+}
+
+// signer builds the Signer the flags describe.
+func (f *signerFlags) signer(e *env) (*sign.Signer, error) {
+	cfg, err := signConfig(e, f.baseURL, f.scPath, f.caURL, f.logURLs, f.tsaURLs)
+	if err != nil {
+		return nil, err
+	}
+	cfg.KeyAlgorithm = sign.KeyAlgorithm(f.keyAlg)
+	cfg.ClientOptions = append(cfg.ClientOptions, client.WithTimeout(f.timeout))
+	s, err := sign.New(cfg)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return s, nil
 }
 
 // signConfig picks the services: explicit URLs, a signing config file, or
@@ -141,7 +168,9 @@ func loadSigningKey(path, passEnv string) (crypto.Signer, error) {
 	return key, nil
 }
 
-func writeBundle(e *env, output, path string, b *protobundle.Bundle, keyless bool) error {
+// writeBundle writes b to path and reports it; predicateType is set for
+// an attestation.
+func writeBundle(e *env, output, path string, b *protobundle.Bundle, keyless bool, predicateType string) error {
 	raw, err := sign.MarshalBundle(b)
 	if err != nil {
 		return err
@@ -153,14 +182,19 @@ func writeBundle(e *env, output, path string, b *protobundle.Bundle, keyless boo
 	out := signOutput{
 		Bundle: path, LogIndex: tle.GetLogIndex(), LogID: tle.GetLogId().GetKeyId(),
 		TreeSize: tle.GetInclusionProof().GetTreeSize(), Keyless: keyless,
-		Timestamps: len(b.GetVerificationMaterial().GetTimestampVerificationData().GetRfc3161Timestamps()),
+		Timestamps:    len(b.GetVerificationMaterial().GetTimestampVerificationData().GetRfc3161Timestamps()),
+		PredicateType: predicateType,
 	}
 	return emit(e, output, out, func(w io.Writer) {
 		how := "with your key"
 		if keyless {
 			how = "with an ephemeral key (now destroyed) and a short-lived certificate"
 		}
-		fmt.Fprintf(w, "Signed %s; logged at index %d (tree size %d); %d timestamp(s)\nWrote bundle to %s\n",
-			how, out.LogIndex, out.TreeSize, out.Timestamps, strings.TrimSpace(path))
+		what := "Signed"
+		if predicateType != "" {
+			what = fmt.Sprintf("Attested (in-toto statement, predicate type %s, in a DSSE envelope)", predicateType)
+		}
+		fmt.Fprintf(w, "%s %s; logged at index %d (tree size %d); %d timestamp(s)\nWrote bundle to %s\n",
+			what, how, out.LogIndex, out.TreeSize, out.Timestamps, strings.TrimSpace(path))
 	})
 }

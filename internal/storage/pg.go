@@ -30,6 +30,7 @@ func openPostgres(ctx context.Context, pool *pgxpool.Pool, id string, lo LogOpti
 	s, err := postgres.New(ctx, postgres.Config{
 		Pool: pool, SchemaChecked: true, LogID: id, Dedup: true, Identity: lo.Identity,
 		AutoMigrate: opts.AutoMigrate, Logger: logger, Metrics: postgresMetrics(id, opts.Registerer),
+		HTTPClient: lo.HTTPClient,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening PostgreSQL log %q: %w", id, err)

@@ -44,16 +44,16 @@ var _ Backend = (*posixBackend)(nil)
 // with default Options: for tests of a log over a store.
 func OpenPosix(ctx context.Context, dir string) (Backend, error) {
 	logger := slog.New(slog.DiscardHandler)
-	return openPosix(ctx, dir, DefaultLogID, Options{Logger: logger}, logger)
+	return openPosix(ctx, dir, DefaultLogID, LogOptions{}, Options{Logger: logger}, logger)
 }
 
 // openPosix opens (creating if needed) the directory of log id.
-func openPosix(ctx context.Context, dir, id string, opts Options, logger *slog.Logger) (Backend, error) {
+func openPosix(ctx context.Context, dir, id string, lo LogOptions, opts Options, logger *slog.Logger) (Backend, error) {
 	opened := time.Now()
 	if err := os.MkdirAll(filepath.Join(dir, mosaicDir), 0o755); err != nil {
 		return nil, fmt.Errorf("creating log directory %s: %w", dir, err)
 	}
-	d, err := posix.New(ctx, posix.Config{Path: dir})
+	d, err := posix.New(ctx, posix.Config{Path: dir, HTTPClient: lo.HTTPClient})
 	if err != nil {
 		return nil, fmt.Errorf("opening POSIX log in %s: %w", dir, err)
 	}

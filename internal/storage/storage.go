@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -182,6 +183,10 @@ type LogOptions struct {
 	// leaf; nil: SHA-256 of the leaf (see postgres.Config.Identity). A file
 	// store's log needs none: the log deduplicates (tlog.Config.Identity).
 	Identity func(leaf []byte) []byte
+	// HTTPClient is what Tessera's checkpoint publisher sends checkpoints
+	// to witnesses with (tlog.Witnesses.HTTPClient); nil: the driver's
+	// default.
+	HTTPClient *http.Client
 }
 
 // OpenLog opens (creating if new) the log id of the store: a log_id in
@@ -204,7 +209,7 @@ func (s *Store) OpenLog(ctx context.Context, id string, opts LogOptions) (Backen
 	if id != DefaultLogID {
 		dir = filepath.Join(s.dir, id)
 	}
-	return openPosix(ctx, dir, id, s.opts, logger)
+	return openPosix(ctx, dir, id, opts, s.opts, logger)
 }
 
 // Postgres is a PostgreSQL store's connection pool, for other tables of the

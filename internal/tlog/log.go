@@ -85,6 +85,10 @@ type Config struct {
 	// Metrics are the log's collectors; nil: unregistered ones, labelled
 	// with the origin.
 	Metrics *Metrics
+	// Witnesses, if set, has each checkpoint cosigned by the witnesses of
+	// its policy before it is published (witness.go). The store's driver
+	// must use its HTTPClient.
+	Witnesses *Witnesses
 }
 
 // Log is a running transparency log. Its methods are safe for concurrent use.
@@ -167,6 +171,9 @@ func New(ctx context.Context, driver tessera.Driver, cfg Config) (*Log, error) {
 		WithCheckpointRepublishInterval(cfg.CheckpointRepublishInterval).
 		WithPushback(cfg.PushbackMaxOutstanding).
 		WithAntispam(cfg.AntispamInMemory, nil)
+	if cfg.Witnesses != nil {
+		cfg.Witnesses.appendOptions(opts)
+	}
 	appender, shutdown, reader, err := tessera.NewAppender(ctx, driver, opts)
 	if err != nil {
 		return nil, fmt.Errorf("starting Tessera appender: %w", err)

@@ -38,7 +38,13 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.readiness.set(s.cfg, "", nil)
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	answer := map[string]any{"status": "ready"}
+	if s.cfg.Degraded != nil {
+		if d := s.cfg.Degraded(r.Context()); len(d) > 0 {
+			answer["degraded"] = d
+		}
+	}
+	writeJSON(w, http.StatusOK, answer)
 }
 
 // readiness remembers the last readiness answer, so that a probe polled

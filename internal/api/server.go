@@ -35,6 +35,10 @@ type Config struct {
 	Duplicates Duplicates
 	// Ready reports whether the server should take traffic (see /readyz).
 	Ready func(ctx context.Context) error
+	// Degraded, if set, lists what works less well than it should while
+	// the server is ready (/readyz shows it as "degraded"), in words that
+	// may be shown to anyone.
+	Degraded func(ctx context.Context) []string
 	// Gatherer serves /metrics; nil disables the route.
 	Gatherer prometheus.Gatherer
 	// OpenAPI is the API document served at /openapi.yaml.

@@ -80,6 +80,12 @@ type Options struct {
 	// Keyless starts the CA (with its certificate log), the TSA and the
 	// development OIDC issuer with fresh key material from pki.Init.
 	Keyless bool
+	// WitnessPolicy, a witness policy file (see tlog.ParseWitnessPolicy),
+	// has the log's checkpoints witnessed (mosaicd --witness-policy), with
+	// WitnessTimeout (default 2s) and WitnessFailClosed.
+	WitnessPolicy     string
+	WitnessTimeout    time.Duration
+	WitnessFailClosed bool
 }
 
 // quietTessera silences Tessera's klog chatter in test output.
@@ -124,6 +130,13 @@ func NewLog(t testing.TB, opts Options) *Log {
 	}
 	if opts.Keyless {
 		lg.Files, cfg.Keyless = keylessFiles(t)
+	}
+	if opts.WitnessPolicy != "" {
+		p, err := tlog.ParseWitnessPolicy([]byte(opts.WitnessPolicy))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Witness = server.WitnessConfig{Policy: p, Timeout: opts.WitnessTimeout, FailClosed: opts.WitnessFailClosed}
 	}
 	s, err := server.New(context.Background(), cfg)
 	if err != nil {

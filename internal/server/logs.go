@@ -28,6 +28,8 @@ type logSpec struct {
 	dedup    bool
 	// antispam sizes Tessera's in-memory dedup cache.
 	antispam uint
+	// witnesses cosign the log's checkpoints, or nil.
+	witnesses *tlog.Witnesses
 }
 
 // mainLogSpec is the main log: deduplicated on entry.LeafIdentity (an ECDSA
@@ -39,7 +41,7 @@ func (s *Server) mainLogSpec() logSpec {
 	}
 	return logSpec{
 		id: storage.DefaultLogID, origin: s.cfg.Origin, key: s.cfg.Key, where: storage.Redact(s.cfg.Storage),
-		identity: entry.LeafIdentity, dedup: true, antispam: antispam,
+		identity: entry.LeafIdentity, dedup: true, antispam: antispam, witnesses: s.witnesses,
 	}
 }
 
@@ -48,7 +50,11 @@ func (s *Server) mainLogSpec() logSpec {
 // metrics registered and its checkpoint watched. It is added to s.logs as
 // soon as its store log is open, so that a failure closes it again.
 func (s *Server) openLog(ctx context.Context, sp logSpec) (*servedLog, error) {
-	b, err := s.store.OpenLog(ctx, sp.id, storage.LogOptions{Identity: sp.identity})
+	lo := storage.LogOptions{Identity: sp.identity}
+	if sp.witnesses != nil {
+		lo.HTTPClient = sp.witnesses.HTTPClient()
+	}
+	b, err := s.store.OpenLog(ctx, sp.id, lo)
 	if err != nil {
 		return nil, err
 	}
@@ -73,11 +79,15 @@ func (s *Server) openLog(ctx context.Context, sp logSpec) (*servedLog, error) {
 		lc.Logger = s.logger.With("log", sp.id)
 	}
 	lc.Metrics = tlog.NewMetrics(sp.id)
+	lc.Witnesses = sp.witnesses
 	s.reg.MustRegister(lc.Metrics.Collectors()...)
 	if sl.log, err = tlog.New(s.logCtx, b.Driver(), lc); err != nil {
 		return nil, err
 	}
 	go sl.log.WatchCheckpoint(s.logCtx, time.Second, b.CheckpointPublishedAt)
+	if sp.witnesses != nil {
+		s.watchWitnesses(sl, sp.witnesses)
+	}
 	return sl, nil
 }
 

@@ -84,6 +84,8 @@ type Config struct {
 
 	// Keyless configures the optional keyless services.
 	Keyless KeylessConfig
+	// Witness has the main log's checkpoints witnessed (witness.go).
+	Witness WitnessConfig
 
 	Logger *slog.Logger
 	// Registry receives every part's metrics (default: a new registry).
@@ -105,7 +107,8 @@ type Server struct {
 	logCtx    context.Context
 	stopLogs  context.CancelFunc
 	index     *index.Index
-	stopIndex func() // stops the index and closes its store; nil without
+	stopIndex func()          // stops the index and closes its store; nil without
+	witnesses *tlog.Witnesses // the main log's; nil when not witnessed
 	keyless   *Keyless
 	metrics   *api.Metrics
 	handler   http.Handler
@@ -155,6 +158,9 @@ func (s *Server) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if s.witnesses, err = s.newWitnesses(); err != nil {
+		return err
+	}
 	main, err := s.openLog(ctx, s.mainLogSpec())
 	if err != nil {
 		return err
@@ -200,7 +206,7 @@ func (s *Server) newHandler(main *tlog.Log) http.Handler {
 	}
 	return api.NewHandler(api.Config{
 		Log: main, Decoder: s.cfg.Decoder, MaxRequestBytes: s.cfg.MaxRequestBytes,
-		AddTimeout: s.cfg.AddTimeout, Duplicates: s.cfg.Duplicates, Ready: s.ready,
+		AddTimeout: s.cfg.AddTimeout, Duplicates: s.cfg.Duplicates, Ready: s.ready, Degraded: s.degraded,
 		Gatherer: gatherer, OpenAPI: openapi.Spec, Metrics: s.metrics, Logger: s.logger,
 		ConnLimits: s.cfg.ConnLimits, SearchPageBytes: s.cfg.SearchPageBytes,
 		SearchConcurrency: s.cfg.SearchConcurrency, Index: s.index,
@@ -209,7 +215,8 @@ func (s *Server) newHandler(main *tlog.Log) http.Handler {
 }
 
 // ready is /readyz: every log's store is ready (storage.Ready), with a
-// checkpoint published within two republish intervals and some slack.
+// checkpoint published within two republish intervals and some slack, and
+// failing closed, the witness quorum answers.
 func (s *Server) ready(ctx context.Context) error {
 	maxAge := 2*s.cfg.Log.CheckpointRepublishInterval + 10*time.Second
 	for _, l := range s.logs {
@@ -217,7 +224,7 @@ func (s *Server) ready(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	return s.witnessReady()
 }
 
 // Handler is the API's HTTP handler (the chi router).

@@ -54,6 +54,7 @@ type serveConfig struct {
 	searchPageBytes        int
 	searchConcurrency      int
 	keyless                keylessConfig
+	witness                witnessConfig
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
@@ -102,6 +103,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.DurationVar(&c.conn.WriteTimeout, "write-timeout", d.WriteTimeout, "longest a client may take to read a reply, from its first byte (else the connection is closed)")
 	fs.DurationVar(&c.conn.IdleTimeout, "idle-timeout", d.IdleTimeout, "longest an idle keep-alive connection is kept")
 	keylessFlags(fs, &c.keyless)
+	witnessFlags(fs, &c.witness)
 	if err := parseWithEnv(fs, args); err != nil {
 		return nil, err
 	}
@@ -122,7 +124,7 @@ func (c *serveConfig) checkRanges() error {
 	if !storage.IsPostgres(c.storage) {
 		minInterval = 100 * time.Millisecond // Tessera's POSIX driver refuses less
 	}
-	return checkRanges(
+	return checkRanges(append(c.witness.rangeChecks(),
 		durationIn("checkpoint-interval", c.checkpointInterval, minInterval, time.Hour),
 		durationIn("checkpoint-republish-interval", c.republishInterval, max(c.checkpointInterval, time.Second), 24*time.Hour),
 		intIn("batch-max-size", c.batchMaxSize, 1, 1<<16),
@@ -144,7 +146,7 @@ func (c *serveConfig) checkRanges() error {
 		durationIn("write-timeout", c.conn.WriteTimeout, 100*time.Millisecond, 10*time.Minute),
 		durationIn("idle-timeout", c.conn.IdleTimeout, time.Second, time.Hour),
 		durationIn("ca-validity", c.keyless.caValidity, time.Minute, 7*24*time.Hour),
-	)
+	)...)
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -236,6 +238,10 @@ func (c *serveConfig) serverConfig(create bool, logger *slog.Logger) (server.Con
 	if err != nil {
 		return server.Config{}, err
 	}
+	witness, err := c.witness.config()
+	if err != nil {
+		return server.Config{}, err
+	}
 	key, err := loadOrCreateKey(c, logger)
 	if err != nil {
 		return server.Config{}, err
@@ -254,7 +260,7 @@ func (c *serveConfig) serverConfig(create bool, logger *slog.Logger) (server.Con
 		Decoder: decoder, MaxRequestBytes: c.maxRequestBytes, AddTimeout: c.addTimeout, Duplicates: duplicates,
 		ConnLimits: c.conn, SearchIndex: c.searchIndex, SearchPageBytes: c.searchPageBytes,
 		SearchConcurrency: c.searchConcurrency, MetricsApart: c.metricsListen != "",
-		ShutdownTimeout: c.shutdownTimeout, Keyless: keyless, Logger: logger, Registry: reg,
+		ShutdownTimeout: c.shutdownTimeout, Keyless: keyless, Witness: witness, Logger: logger, Registry: reg,
 	}, nil
 }
 

@@ -62,8 +62,9 @@ import (
 // mosaicd (pgx) both read, so the commands run as written without touching
 // the shared server or leaving a database behind.
 //
-// The tools the README uses (bash, make, git, curl, jq, psql and cosign
-// v3.1.3, which .ci/run installs) and a free port for each server must be
+// The tools the README uses (bash, make, git, curl, jq, psql, cosign
+// v3.1.3, which .ci/run installs, and OpenSSH's ssh-keygen, ssh-agent and
+// ssh-add for the witness) and a free port for each server must be
 // there: without them the test is skipped with the reason, and fails under
 // CI (CI=true), which must never pass by skipping.
 func TestReadme(t *testing.T) {
@@ -78,7 +79,7 @@ func TestReadme(t *testing.T) {
 	if err != nil {
 		t.Fatalf("README.md: %v", err)
 	}
-	for _, tool := range []string{"bash", "make", "git", "go", "curl", "jq", "psql", "cosign"} {
+	for _, tool := range []string{"bash", "make", "git", "go", "curl", "jq", "psql", "cosign", "ssh-keygen", "ssh-agent", "ssh-add"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			readmeNeeds(t, fmt.Sprintf("the README uses %s, which is not on PATH (.ci/run installs what CI lacks)", tool))
 		}

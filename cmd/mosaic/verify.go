@@ -3,12 +3,14 @@ package main
 import (
 	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"time"
 
 	"github.com/mosaiclog/mosaic/internal/entry"
+	"github.com/mosaiclog/mosaic/pkg/client"
 	"github.com/mosaiclog/mosaic/pkg/verify"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 )
@@ -31,7 +33,7 @@ type verifyOutput struct {
 
 func cmdVerify(e *env, args []string) error {
 	fs, output := newFlags(e, "verify", "verify FILE --bundle B --trusted-root T "+
-		"[--certificate-identity[-regexp] X --certificate-oidc-issuer[-regexp] Y | --key PUB]")
+		"[--certificate-identity[-regexp] X --certificate-oidc-issuer[-regexp] Y | --key PUB] [--witness-policy P] [--state DIR | --no-state] [--offline]")
 	bundlePath := fs.String("bundle", "", "the Sigstore bundle (JSON) to verify (required)")
 	rootPath := fs.String("trusted-root", "", "trusted_root.json naming the logs, CAs and TSAs to trust (required)")
 	digest := fs.String("digest", "", "verify against this artifact digest (sha256:<hex>) instead of FILE")
@@ -47,6 +49,8 @@ func cmdVerify(e *env, args []string) error {
 	var witnesses multiFlag
 	fs.Var(&witnesses, "witness", "signed-note verifier key of a witness (repeatable)")
 	fs.IntVar(&p.WitnessThreshold, "witness-threshold", 0, "how many --witness cosignatures each checkpoint needs")
+	policyPath := fs.String("witness-policy", "", "witness policy file (Tessera's format): the quorum of witnesses that must cosign each checkpoint")
+	state := addStateFlags(fs, "")
 	pos, err := parse(fs, output, args, 0, 1)
 	if err != nil {
 		return err
@@ -67,6 +71,18 @@ func cmdVerify(e *env, args []string) error {
 		return usagef("a keyless bundle needs --certificate-oidc-issuer or --certificate-oidc-issuer-regexp")
 	}
 	p.Witnesses = witnesses
+	if *policyPath != "" {
+		if len(witnesses) > 0 || p.WitnessThreshold != 0 {
+			return usagef("give --witness-policy or --witness with --witness-threshold, not both")
+		}
+		if p.WitnessPolicy, err = readWitnessPolicy(*policyPath); err != nil {
+			return err
+		}
+	}
+	mem, err := state.memory("state")
+	if err != nil {
+		return err
+	}
 	if *keyPath != "" {
 		raw, err := os.ReadFile(*keyPath)
 		if err != nil {
@@ -85,7 +101,35 @@ func cmdVerify(e *env, args []string) error {
 		return err
 	}
 	res, verr := verify.Verify(b, artifact, tr, p)
+	if verr == nil && mem != nil {
+		verr = rememberEntries(e, state, mem, res.Entries)
+	}
 	return reportVerify(e, *output, res, verr)
+}
+
+// readWitnessPolicy reads a --witness-policy file.
+func readWitnessPolicy(path string) (*verify.WitnessPolicy, error) {
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usagef("--witness-policy: %v", err)
+	}
+	wp, err := verify.ParseWitnessPolicy(text)
+	if err != nil {
+		return nil, usagef("--witness-policy %s: %v", path, err)
+	}
+	return wp, nil
+}
+
+// rememberEntries checks each entry's checkpoint against the verifier's
+// memory, fetching consistency proofs from the log's tiles under its
+// trusted root base URL.
+func rememberEntries(e *env, state *stateFlags, mem *verify.DirMemory, entries []*verify.Entry) error {
+	for _, en := range entries {
+		if err := state.remember(e.ctx, mem, en.Checkpoint, client.TilesURL(en.Log.BaseURL), e.stderr); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // loadArtifact reads FILE or parses --digest.
@@ -139,7 +183,8 @@ func reportVerify(e *env, output string, res *verify.Result, verr error) error {
 	out := verifyOutput{Verified: verr == nil}
 	if verr != nil {
 		out.Error = verr.Error()
-		if ve, ok := verr.(*verify.Error); ok {
+		var ve *verify.Error
+		if errors.As(verr, &ve) {
 			out.Check = string(ve.Check)
 		}
 		if output == "json" {

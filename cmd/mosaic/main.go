@@ -7,13 +7,16 @@
 //	mosaic log info|checkpoint|get|proof|consistency|search
 //	mosaic proof --index N | --bundle B      write an entry and its C2SP tlog-proof file
 //	mosaic verify-proof LEAF [PROOF]         verify a tlog-proof offline with the log's key
+//	mosaic verify-evidence FILE              re-check split-view evidence mosaic verify or monitor wrote
 //	mosaic monitor                           follow a log, alarm on forks and watched identities
 //	mosaic audit                             re-derive a whole log from its entry bundles
 //	mosaic trusted-root create, mosaic signing-config create
 //	mosaic version                           the version, VCS revision and Go version it was built with
 //
 // Exit codes: 0 success, 1 verification or operation failed, 2 usage error,
-// 3 monitor alarm (a log misbehaved). Every command takes --output json.
+// 3 monitor alarm (a log misbehaved), 4 split view (a log signed a
+// checkpoint that contradicts one remembered in the state directory).
+// Every command takes --output json.
 package main
 
 import (
@@ -44,18 +47,20 @@ commands:
                                   read the log (proofs verified with --trusted-root)
   proof --index N | --bundle B    write the entry and its offline proof (C2SP tlog-proof)
   verify-proof LEAF [PROOF]       verify an entry's tlog-proof offline with the log's key
+  verify-evidence FILE            re-check split-view evidence (exit 0: it holds)
   monitor --url URL --state FILE  follow a log: verify consistency, report watched identities
   audit --url URL                 re-derive the whole tree and check every tile
   trusted-root create             write a trusted_root.json (cosign's flags)
   signing-config create           write a signing_config.json (cosign's flags)
   version                         print the version, VCS revision and Go version (also --version)
 
-Exit codes: 0 ok, 1 verification or operation failed, 2 usage, 3 monitor alarm.
+Exit codes: 0 ok, 1 verification or operation failed, 2 usage, 3 monitor alarm,
+4 split view (evidence written; check it with mosaic verify-evidence FILE).
 Run 'mosaic <command> --help' for the command's flags.
 `
 
 // commands are the names run knows, for suggestions.
-var commands = []string{"sign", "attest", "verify", "log", "proof", "verify-proof", "monitor", "audit", "trusted-root", "signing-config", "version", "help"}
+var commands = []string{"sign", "attest", "verify", "verify-evidence", "log", "proof", "verify-proof", "monitor", "audit", "trusted-root", "signing-config", "version", "help"}
 
 // Exit codes.
 const (
@@ -63,6 +68,9 @@ const (
 	exitFailed = 1
 	exitUsage  = 2
 	exitAlarm  = 3
+	// exitSplitView: a log signed two checkpoints that contradict each
+	// other (the verifier memory caught it); the evidence is written.
+	exitSplitView = 4
 )
 
 func main() {
@@ -106,6 +114,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdAttest(e, args[1:])
 	case "verify":
 		err = cmdVerify(e, args[1:])
+	case "verify-evidence":
+		err = cmdVerifyEvidence(e, args[1:])
 	case "log":
 		err = cmdLog(e, args[1:])
 	case "proof":
@@ -141,6 +151,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	var ue usageError
 	var ae alarmError
+	var sv splitViewError
 	var fe *cmdline.FlagError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
@@ -151,6 +162,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "mosaic %s: %v\n", name, err)
 		return exitUsage
+	case errors.As(err, &sv):
+		fmt.Fprintf(stderr, "mosaic %s: SPLIT VIEW: %v\n", name, err)
+		return exitSplitView
 	case errors.As(err, &ae):
 		fmt.Fprintf(stderr, "mosaic %s: ALARM: %v\n", name, err)
 		return exitAlarm

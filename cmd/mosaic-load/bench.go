@@ -96,6 +96,9 @@ func parseSizes(s string) (map[string]uint64, error) {
 // benchOptions are the flags that say where the results go.
 type benchOptions struct {
 	jsonPath, markdownPath string
+	// fromJSON re-renders the Markdown of an earlier report instead of
+	// running.
+	fromJSON string
 }
 
 func parseBenchFlags(args []string, stderr io.Writer) (benchload.Config, benchOptions, error) {
@@ -129,6 +132,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchload.Config, benchOp
 	fs.StringVar(&cfg.ProfileDir, "profile-dir", "docs/bench/profiles", "where --profile writes")
 	fs.StringVar(&opts.jsonPath, "json", "docs/bench/bench-load.json", "JSON file of every figure (empty: none)")
 	fs.StringVar(&opts.markdownPath, "markdown", "docs/benchmarks.md", "Markdown file whose generated section is replaced (empty: print the section)")
+	fs.StringVar(&opts.fromJSON, "from-json", "", "run nothing: write the Markdown section again from this earlier --json report")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep each fresh run's directory (server log, key, store)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, benchUsage)
@@ -170,6 +174,9 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchload.Config, benchOp
 			cfg.Rekor = rekor
 		}
 	}
+	if opts.fromJSON != "" {
+		return cfg, opts, nil
+	}
 	if cfg.LoadTool, err = os.Executable(); err != nil {
 		return fail(fmt.Errorf("finding this mosaic-load: %w", err))
 	}
@@ -188,6 +195,21 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "mosaic-load bench: %v\n", err)
 		return 2
+	}
+	if opts.fromJSON != "" {
+		f, err := os.Open(opts.fromJSON)
+		if err == nil {
+			var rep *benchload.Report
+			if rep, err = benchload.ReadReport(f); err == nil {
+				err = writeBench(rep, benchOptions{markdownPath: opts.markdownPath}, stdout)
+			}
+			f.Close()
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "mosaic-load bench: %v\n", err)
+			return 1
+		}
+		return 0
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

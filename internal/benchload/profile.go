@@ -49,7 +49,9 @@ func (c *Config) startProfile(srv *server, name string) func() string {
 				if strings.HasPrefix(line, "#") || strings.TrimSpace(line) == "" {
 					continue
 				}
-				out.WriteString(line)
+				// perf pads every line to the terminal's width and ends
+				// it with empty columns.
+				out.WriteString(strings.TrimRight(line, " -\n") + "\n")
 				if n++; n == 45 {
 					break
 				}

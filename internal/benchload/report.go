@@ -102,6 +102,15 @@ func machine() Machine {
 	return m
 }
 
+// ReadReport reads a report WriteJSON wrote, to render its tables again.
+func ReadReport(r io.Reader) (*Report, error) {
+	var rep Report
+	if err := json.NewDecoder(r).Decode(&rep); err != nil {
+		return nil, fmt.Errorf("reading a bench-load report: %w", err)
+	}
+	return &rep, nil
+}
+
 // WriteJSON writes the report as indented JSON.
 func (r *Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
@@ -205,6 +214,9 @@ func (r *Report) writeTable(b *bytes.Buffer) {
 	if len(r.Writes) == 0 {
 		return
 	}
+	fmt.Fprintf(b, "A 503 (`--max-inflight-adds`, default 1,024, refusing adds beyond it with Retry-After) is retried by the load "+
+		"tool; “+N × 503” counts the entries whose last answer was still a 503 when the run's time was up (waiting to retry), "+
+		"not failures. Latency is of 201 answers, the attempt that succeeded.\n\n")
 	fmt.Fprintf(b, "| clients | server | entries/s | × rekor-tiles | p50 | p99 | errors | server CPU / entry | RSS peak | others |\n")
 	fmt.Fprintf(b, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	rekor := map[int]float64{}
@@ -225,8 +237,12 @@ func (r *Report) writeTable(b *bytes.Buffer) {
 		case StoreRekor:
 			name = "rekor-tiles (tuned)"
 		}
-		fmt.Fprintf(b, "| %d | %s | %.0f | %s | %s | %s | %d | %s | %.0f MiB | %s |\n", w.Clients, name, w.Load.EntriesPerSecond,
-			ratio, msec(w.Load.Latency.P50), msec(w.Load.Latency.P99), w.Load.errors(), w.cpuPerEntry(),
+		errs := fmt.Sprint(w.Load.errors() - w.Load.Status[503])
+		if n := w.Load.Status[503]; n > 0 {
+			errs += fmt.Sprintf(" (+%d × 503)", n)
+		}
+		fmt.Fprintf(b, "| %d | %s | %.0f | %s | %s | %s | %s | %s | %.0f MiB | %s |\n", w.Clients, name, w.Load.EntriesPerSecond,
+			ratio, msec(w.Load.Latency.P50), msec(w.Load.Latency.P99), errs, w.cpuPerEntry(),
 			float64(w.Usage.RSSPeak)/(1<<20), othersShare(w.Usage, r.Machine.CPUs))
 	}
 	b.WriteString("\n")

@@ -4,8 +4,9 @@ BIN       ?= bin
 DATA      ?= ./mosaic-data
 PKGS      := ./...
 INTEROP   := e2e/interop
+DEPLOY    := deploy
 
-.PHONY: all build install run test test-short readme bench lint fuzz clean demo soak tools bench-tools bench-load
+.PHONY: all build install run test test-short readme bench lint fuzz clean demo soak tools bench-tools bench-load image
 
 all: build
 
@@ -25,7 +26,10 @@ run: build
 TOOLS             ?= $(HOME)/.cache/mosaic-tools
 TORCHWOOD_VERSION := v0.6.1
 COSIGN_VERSION    := v3.1.3
-tools: $(TOOLS)/torchwood-$(TORCHWOOD_VERSION)/litewitness $(TOOLS)/cosign-$(COSIGN_VERSION)/cosign
+HELM_VERSION      := v4.3.2
+PROMTOOL_VERSION  := v0.316.0
+tools: $(TOOLS)/torchwood-$(TORCHWOOD_VERSION)/litewitness $(TOOLS)/cosign-$(COSIGN_VERSION)/cosign \
+	$(TOOLS)/helm-$(HELM_VERSION)/helm $(TOOLS)/promtool-$(PROMTOOL_VERSION)/promtool
 
 $(TOOLS)/torchwood-$(TORCHWOOD_VERSION)/litewitness:
 	@echo "tools: building litewitness and witnessctl $(TORCHWOOD_VERSION) into $(@D) (once)"
@@ -34,6 +38,14 @@ $(TOOLS)/torchwood-$(TORCHWOOD_VERSION)/litewitness:
 $(TOOLS)/cosign-$(COSIGN_VERSION)/cosign:
 	@echo "tools: building cosign $(COSIGN_VERSION) into $(@D) (once; takes minutes)"
 	GOBIN=$(@D) $(GO) install github.com/sigstore/cosign/v3/cmd/cosign@$(COSIGN_VERSION)
+
+$(TOOLS)/helm-$(HELM_VERSION)/helm:
+	@echo "tools: building helm $(HELM_VERSION) into $(@D) (once; takes minutes)"
+	GOBIN=$(@D) $(GO) install helm.sh/helm/v4/cmd/helm@$(HELM_VERSION)
+
+$(TOOLS)/promtool-$(PROMTOOL_VERSION)/promtool:
+	@echo "tools: building promtool $(PROMTOOL_VERSION) into $(@D) (once; takes minutes)"
+	GOBIN=$(@D) $(GO) install github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_VERSION)
 
 ## bench-tools: rekor-tiles' POSIX server, the comparison of make bench-load, built once into $(TOOLS) (not part of make tools: CI runs no load benchmark)
 REKOR_TILES_VERSION := v2.3.0
@@ -60,6 +72,14 @@ test:
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 	cd $(INTEROP) && $(GO) vet ./... && $(GO) test -count=1 -timeout 10m ./...
+	cd $(DEPLOY) && $(GO) vet ./... && $(GO) test -count=1 -timeout 15m ./...
+
+## image: the mosaicd OCI image, built without a daemon and reproducibly (deploy/image), into $(BIN)/mosaicd-image.tar
+## (docker load, podman load, skopeo copy docker-archive:); SOURCE_DATE_EPOCH defaults to the commit time
+IMAGE_TAG ?= mosaicd:dev
+image:
+	mkdir -p $(BIN)
+	cd $(DEPLOY) && $(GO) run ./image --source .. --tag $(IMAGE_TAG) --out $(abspath $(BIN))/mosaicd-image.tar
 
 ## demo: the keyless flow end to end (CA + TSA + log + dev OIDC issuer, sigstore-go signs and verifies)
 demo:
@@ -101,6 +121,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	cd $(INTEROP) && $(GO) vet ./...
+	cd $(DEPLOY) && $(GO) vet ./...
 	@# No dependency may need a Go newer than the one pinned in go.mod.
 	@want=$$(awk '/^go /{print $$2}' go.mod); \
 	$(GO) list -m -f '{{if .GoVersion}}{{.Path}} {{.GoVersion}}{{end}}' all | while read -r mod v; do \

@@ -62,6 +62,17 @@ func DevToken(ctx context.Context, baseURL, email string) (string, error) {
 // Sign signs data keylessly with the services cfg's signing config names
 // and returns the Sigstore bundle (v0.3) as JSON.
 func Sign(ctx context.Context, cfg *Config, token string, data []byte) ([]byte, error) {
+	return signContent(ctx, cfg, token, &sign.PlainData{Data: data})
+}
+
+// Attest signs an in-toto statement keylessly as a DSSE envelope, as
+// cosign v3 attest-blob does (through the same sigstore-go call), and
+// returns the bundle as JSON.
+func Attest(ctx context.Context, cfg *Config, token string, statement []byte) ([]byte, error) {
+	return signContent(ctx, cfg, token, &sign.DSSEData{Data: statement, PayloadType: "application/vnd.in-toto+json"})
+}
+
+func signContent(ctx context.Context, cfg *Config, token string, content sign.Content) ([]byte, error) {
 	tr, err := root.NewTrustedRootFromJSON(cfg.TrustedRoot)
 	if err != nil {
 		return nil, fmt.Errorf("parsing trusted root: %w", err)
@@ -101,7 +112,7 @@ func Sign(ctx context.Context, cfg *Config, token string, data []byte) ([]byte, 
 		opts.TransparencyLogs = append(opts.TransparencyLogs,
 			sign.NewRekor(&sign.RekorOptions{BaseURL: s.URL, Version: s.MajorAPIVersion, Timeout: 20 * time.Second}))
 	}
-	b, err := sign.Bundle(&sign.PlainData{Data: data}, keypair, opts)
+	b, err := sign.Bundle(content, keypair, opts)
 	if err != nil {
 		return nil, fmt.Errorf("signing: %w", err)
 	}
@@ -114,11 +125,14 @@ type Result struct {
 	LogIndex     int64
 	Timestamps   int // verified RFC 3161 timestamps
 	SCTsVerified bool
+	// PredicateType is an attestation's, as sigstore-go read it.
+	PredicateType string
 }
 
 // Verify checks bundleJSON over data offline, with nothing but the trusted
 // root: certificate chain and SCT, RFC 3161 timestamp, log inclusion proof
-// and checkpoint, and the signer's identity (exact SAN and issuer).
+// and checkpoint, and the signer's identity (exact SAN and issuer). For an
+// attestation, data must be one of the statement's subjects (by digest).
 func Verify(trustedRoot, bundleJSON, data []byte, san, issuer string) (*Result, error) {
 	tr, err := root.NewTrustedRootFromJSON(trustedRoot)
 	if err != nil {
@@ -146,6 +160,9 @@ func Verify(trustedRoot, bundleJSON, data []byte, san, issuer string) (*Result, 
 		return nil, err
 	}
 	out := &Result{Timestamps: len(res.VerifiedTimestamps), SCTsVerified: true}
+	if res.Statement != nil {
+		out.PredicateType = res.Statement.GetPredicateType()
+	}
 	if res.Signature != nil && res.Signature.Certificate != nil {
 		out.SAN = res.Signature.Certificate.SubjectAlternativeName
 		out.Issuer = res.Signature.Certificate.Issuer

@@ -4,7 +4,10 @@
 // RFC 3161 timestamps).
 //
 // A bundle (protobuf-specs Bundle v0.3 JSON; v0.1 and v0.2 are also read)
-// signs an artifact with a message signature. It is either keyless (a
+// signs an artifact with a message signature, or is an attestation: a DSSE
+// envelope whose in-toto statement names the artifact among its subjects
+// (ParseStatement; what cosign v3 attest-blob and sigstore-go make, logged
+// as a hashedrekord of the envelope's PAE digest). It is either keyless (a
 // short-lived certificate from a Fulcio-compatible CA, naming an OIDC
 // identity) or signed with a key the verifier already holds. Either way it
 // carries a Rekor v2 log entry (hashedrekord v0.0.2) with an inclusion

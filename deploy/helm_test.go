@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mosaiclog/mosaic/internal/tlog"
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -190,8 +191,16 @@ func checkChart(t *testing.T, objs []object, keyless bool) {
 		t.Errorf("MOSAIC_KEYLESS_DIR=%q with keyless=%v", cm.Data["MOSAIC_KEYLESS_DIR"], keyless)
 	}
 	for _, v := range spec.Volumes {
-		if v.ConfigMap != nil && byName["ConfigMap/"+v.ConfigMap.Name] == nil {
+		if v.ConfigMap == nil {
+			continue
+		}
+		wp, ok := byName["ConfigMap/"+v.ConfigMap.Name].(*corev1.ConfigMap)
+		if !ok {
 			t.Errorf("volume %s names ConfigMap %s, not rendered", v.Name, v.ConfigMap.Name)
+			continue
+		}
+		if _, err := tlog.ParseWitnessPolicy([]byte(wp.Data["witness-policy"])); err != nil {
+			t.Errorf("ConfigMap %s: the witness policy does not parse: %v", wp.Name, err)
 		}
 	}
 	checkServeAccepts(t, cm.Data, keyless)
@@ -252,4 +261,3 @@ func sorted(s []string) []string {
 	}
 	return out
 }
-

@@ -55,6 +55,7 @@ type serveConfig struct {
 	searchConcurrency      int
 	keyless                keylessConfig
 	witness                witnessConfig
+	checkpointRecord       string
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
@@ -102,6 +103,8 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.DurationVar(&c.conn.BodyTimeout, "body-timeout", d.BodyTimeout, "longest a client may take to send a request's body, after its headers (else 408)")
 	fs.DurationVar(&c.conn.WriteTimeout, "write-timeout", d.WriteTimeout, "longest a client may take to read a reply, from its first byte (else the connection is closed)")
 	fs.DurationVar(&c.conn.IdleTimeout, "idle-timeout", d.IdleTimeout, "longest an idle keep-alive connection is kept")
+	fs.StringVar(&c.checkpointRecord, "checkpoint-record", "", "file recording the largest checkpoint the log published, outside the store, so that serve refuses a store "+
+		"restored or rolled back behind it (default with file:DIR storage: DIR.published beside the directory; with PostgreSQL: none, give a file on a disk database restores do not touch)")
 	keylessFlags(fs, &c.keyless)
 	witnessFlags(fs, &c.witness)
 	if err := parseWithEnv(fs, args); err != nil {
@@ -261,7 +264,27 @@ func (c *serveConfig) serverConfig(create bool, logger *slog.Logger) (server.Con
 		ConnLimits: c.conn, SearchIndex: c.searchIndex, SearchPageBytes: c.searchPageBytes,
 		SearchConcurrency: c.searchConcurrency, MetricsApart: c.metricsListen != "",
 		ShutdownTimeout: c.shutdownTimeout, Keyless: keyless, Witness: witness, Logger: logger, Registry: reg,
+		CheckpointRecord: checkpointRecordPath(c.checkpointRecord, c.storage, logger),
 	}, nil
+}
+
+// checkpointRecordPath is --checkpoint-record, or its default: beside a
+// file store's directory (DIR.published), where restoring or replacing
+// the directory leaves it alone. A PostgreSQL store has no default (a
+// file on one frontend's disk may not outlive it): serve warns instead.
+func checkpointRecordPath(flag, spec string, logger *slog.Logger) string {
+	if flag != "" {
+		return flag
+	}
+	if dir, ok := storage.FileDir(spec); ok {
+		if abs, err := filepath.Abs(dir); err == nil {
+			dir = abs
+		}
+		return filepath.Clean(dir) + ".published"
+	}
+	logger.Warn("no --checkpoint-record: a restore of the database to an older state would not be noticed, " +
+		"and the log would fork; give a file on a disk that database restores do not touch")
+	return ""
 }
 
 // resolveOrigin returns the explicit origin, or the one sigstore-go derives

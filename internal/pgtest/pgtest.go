@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,4 +129,34 @@ func redact(server string) string {
 		return "(unparsable URL)"
 	}
 	return u.Redacted()
+}
+
+// CopyDatabase makes a copy of the database at dbURL (created by
+// NewDatabase on the test server), as a snapshot of it at this moment,
+// and returns the copy's URL; the copy is dropped when t finishes. Nothing
+// may be connected to the database meanwhile (PostgreSQL copies it as a
+// template).
+func CopyDatabase(t testing.TB, dbURL string) string {
+	t.Helper()
+	src, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	server := ServerURL()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, server)
+	if err != nil {
+		unreachable(t, server, err)
+		return ""
+	}
+	defer admin.Close(context.Background())
+	name := "mosaic_test_" + randomSuffix(t)
+	from := strings.TrimPrefix(src.Path, "/")
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE "+pgx.Identifier{from}.Sanitize()); err != nil {
+		t.Fatalf("pgtest: copying database %s: %v", from, err)
+	}
+	t.Cleanup(func() { dropDatabase(t, server, name) })
+	src.Path = "/" + name
+	return src.String()
 }

@@ -30,6 +30,8 @@ type logSpec struct {
 	antispam uint
 	// witnesses cosign the log's checkpoints, or nil.
 	witnesses *tlog.Witnesses
+	// record is the log's checkpoint record file, or "".
+	record string
 }
 
 // mainLogSpec is the main log: deduplicated on entry.LeafIdentity (an ECDSA
@@ -42,6 +44,7 @@ func (s *Server) mainLogSpec() logSpec {
 	return logSpec{
 		id: storage.DefaultLogID, origin: s.cfg.Origin, key: s.cfg.Key, where: storage.Redact(s.cfg.Storage),
 		identity: entry.LeafIdentity, dedup: true, antispam: antispam, witnesses: s.witnesses,
+		record: s.cfg.CheckpointRecord,
 	}
 }
 
@@ -80,6 +83,11 @@ func (s *Server) openLog(ctx context.Context, sp logSpec) (*servedLog, error) {
 	}
 	lc.Metrics = tlog.NewMetrics(sp.id)
 	lc.Witnesses = sp.witnesses
+	if sp.record != "" {
+		if lc.Record, err = tlog.OpenRecord(sp.record); err != nil {
+			return nil, err
+		}
+	}
 	s.reg.MustRegister(lc.Metrics.Collectors()...)
 	if sl.log, err = tlog.New(s.logCtx, b.Driver(), lc); err != nil {
 		return nil, err

@@ -82,6 +82,12 @@ type Config struct {
 	// ShutdownTimeout bounds Run's graceful shutdown.
 	ShutdownTimeout time.Duration
 
+	// CheckpointRecord is the file recording the largest checkpoint the
+	// main log has published, kept where a restore of the store does not
+	// roll it back (tlog.Record); "" keeps none. New refuses a store
+	// behind it (*tlog.RollbackError).
+	CheckpointRecord string
+
 	// Keyless configures the optional keyless services.
 	Keyless KeylessConfig
 	// Witness has the main log's checkpoints witnessed (witness.go).

@@ -85,6 +85,10 @@ type Config struct {
 	// Metrics are the log's collectors; nil: unregistered ones, labelled
 	// with the origin.
 	Metrics *Metrics
+	// Record, if set, is the checkpoint record (record.go): New refuses a
+	// store behind it (a *RollbackError), and every checkpoint is recorded
+	// in it before it is signed.
+	Record *Record
 	// Witnesses, if set, has each checkpoint cosigned by the witnesses of
 	// its policy before it is published (witness.go). The store's driver
 	// must use its HTTPClient.
@@ -156,6 +160,9 @@ func New(ctx context.Context, driver tessera.Driver, cfg Config) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Record != nil {
+		signer = recordingSigner{Signer: signer, record: cfg.Record}
+	}
 	verifier, err := note.NewVerifier(cfg.Origin, pub)
 	if err != nil {
 		return nil, err
@@ -177,6 +184,14 @@ func New(ctx context.Context, driver tessera.Driver, cfg Config) (*Log, error) {
 	appender, shutdown, reader, err := tessera.NewAppender(ctx, driver, opts)
 	if err != nil {
 		return nil, fmt.Errorf("starting Tessera appender: %w", err)
+	}
+	if cfg.Record != nil {
+		// Before any add is taken. The signer already refuses to sign
+		// anything smaller than the record meanwhile.
+		if err := CheckRecord(ctx, cfg.Record, cfg.Origin, reader); err != nil {
+			_ = shutdown(context.WithoutCancel(ctx))
+			return nil, err
+		}
 	}
 	cr, err := newCachedReader(reader, cfg.TileCacheSize)
 	if err != nil {

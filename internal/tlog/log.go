@@ -28,7 +28,6 @@ import (
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"github.com/transparency-dev/tessera"
-	"github.com/transparency-dev/tessera/client"
 	sumdbnote "golang.org/x/mod/sumdb/note"
 )
 
@@ -107,6 +106,7 @@ type Log struct {
 	appender *tessera.Appender
 	shutdown func(context.Context) error
 	reader   *cachedReader
+	nodes    *nodeCache
 	awaiter  *awaiter
 	dedup    Deduplicator
 	identity func(leaf []byte) []byte // Config.Identity
@@ -197,6 +197,10 @@ func New(ctx context.Context, driver tessera.Driver, cfg Config) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
+	nodes, err := newNodeCache(cr, nodeTrees(cfg.TileCacheSize))
+	if err != nil {
+		return nil, err
+	}
 	awaitCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	l := &Log{
 		origin:      cfg.Origin,
@@ -208,6 +212,7 @@ func New(ctx context.Context, driver tessera.Driver, cfg Config) (*Log, error) {
 		appender:    appender,
 		shutdown:    shutdown,
 		reader:      cr,
+		nodes:       nodes,
 		dedup:       cfg.Dedup,
 		identity:    cfg.Identity,
 		flights:     map[string]*flight{},
@@ -387,12 +392,9 @@ func (l *Log) parseCheckpoint(raw []byte) (*log.Checkpoint, error) {
 }
 
 // inclusionProof builds the proof of index in the tree of size from tiles.
+// Its hashes are shared with other proofs: callers must not modify them.
 func (l *Log) inclusionProof(ctx context.Context, index, size uint64) ([][]byte, error) {
-	pb, err := client.NewProofBuilder(ctx, size, l.reader.ReadTile)
-	if err != nil {
-		return nil, fmt.Errorf("building proof for tree size %d: %w", size, err)
-	}
-	hashes, err := pb.InclusionProof(ctx, index)
+	hashes, err := l.nodes.inclusion(ctx, index, size)
 	if err != nil {
 		return nil, fmt.Errorf("building inclusion proof of %d in %d: %w", index, size, err)
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 	"github.com/transparency-dev/tessera/api"
 	"github.com/transparency-dev/tessera/api/layout"
-	"github.com/transparency-dev/tessera/client"
 )
 
 // ErrIntegrity marks a failure of the log's own storage: a stored
@@ -86,11 +85,11 @@ func (l *Log) InclusionProof(ctx context.Context, index, size uint64) (*Inclusio
 	if index >= size {
 		return nil, rangeErr(cp.Size, "index %d is not below tree size %d", index, size)
 	}
-	leaves, err := client.FetchLeafHashes(ctx, l.reader.ReadTile, index, 1, size)
+	leafHash, err := l.nodes.node(ctx, compact.NodeID{Level: 0, Index: index}, size)
 	if err != nil {
 		return nil, fmt.Errorf("reading the leaf hash of %d: %w", index, err)
 	}
-	return l.proveInclusion(ctx, cp, raw, index, size, leaves[0])
+	return l.proveInclusion(ctx, cp, raw, index, size, leafHash)
 }
 
 // Entry returns the leaf at index, read from its entry bundle, and its
@@ -137,11 +136,7 @@ func (l *Log) ConsistencyProof(ctx context.Context, first, second uint64) (*Cons
 			return nil, err
 		}
 	}
-	pb, err := client.NewProofBuilder(ctx, second, l.reader.ReadTile)
-	if err != nil {
-		return nil, fmt.Errorf("building proof for tree size %d: %w", second, err)
-	}
-	hashes, err := pb.ConsistencyProof(ctx, first, second)
+	hashes, err := l.nodes.consistency(ctx, first, second)
 	if err != nil {
 		return nil, fmt.Errorf("building consistency proof from %d to %d: %w", first, second, err)
 	}
@@ -174,18 +169,11 @@ func (l *Log) rootAt(ctx context.Context, cp *log.Checkpoint, size uint64) ([]by
 	if size == 0 {
 		return rfc6962.DefaultHasher.EmptyRoot(), nil
 	}
-	nodes, err := client.FetchRangeNodes(ctx, size, l.reader.ReadTile)
-	if err != nil {
-		return nil, fmt.Errorf("reading the nodes of tree size %d: %w", size, err)
-	}
-	rf := compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
-	r, err := rf.NewRange(0, size, nodes)
-	if err != nil {
-		return nil, l.integrityFailure("the tiles do not hold a compact range of size %d: %w", size, err)
-	}
-	root, err := r.GetRootHash(nil)
-	if err != nil {
-		return nil, fmt.Errorf("hashing the tree of size %d: %w", size, err)
+	root, err := l.nodes.root(ctx, size)
+	if errors.Is(err, errNoRange) {
+		return nil, l.integrityFailure("%w", err)
+	} else if err != nil {
+		return nil, err
 	}
 	if size == cp.Size && !bytes.Equal(root, cp.Hash) {
 		return nil, l.integrityFailure("the tiles' root of size %d is %x but the checkpoint's is %x", size, root, cp.Hash)

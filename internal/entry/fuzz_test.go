@@ -12,7 +12,8 @@ import (
 
 // FuzzDecode checks that no input makes the decoder panic or misbehave: it
 // either returns a typed client error, or an entry whose leaf is canonical
-// JSON and identical on a second decode, with the identity LeafIdentity
+// JSON (byte for byte what protojson and a JCS canonicaliser make) and
+// identical on a second decode, with the identity LeafIdentity
 // computes from the leaf alone. Seeds: testdata/fuzz/FuzzDecode
 // (valid requests of every key type, and near misses) plus fresh requests.
 func FuzzDecode(f *testing.F) {
@@ -47,6 +48,9 @@ func FuzzDecode(f *testing.F) {
 		again, err := d.Decode(body)
 		if err != nil || !bytes.Equal(again.Body, e.Body) {
 			t.Fatalf("second decode differs: %v", err)
+		}
+		if ref, err := entry.ReferenceLeaf(body); err != nil || !bytes.Equal(ref, e.Body) {
+			t.Fatalf("leaf differs from the protojson+JCS reference (%v):\n%s\n%s", err, e.Body, ref)
 		}
 		if !bytes.Equal(e.Identity, entry.LeafIdentity(e.Body)) {
 			t.Fatalf("identity %x, LeafIdentity says %x", e.Identity, entry.LeafIdentity(e.Body))

@@ -7,7 +7,9 @@ import (
 	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"fmt"
+	"slices"
 
 	"github.com/cyberphone/json-canonicalization/go/src/webpki.org/jsoncanonicalizer"
 	"github.com/mosaiclog/mosaic/internal/pki"
@@ -174,7 +176,21 @@ func verifySignature(pub crypto.PublicKey, hash crypto.Hash, digest, sig []byte)
 
 // canonicalHashedRekord builds the Entry Rekor v2 logs for this request and
 // returns its JCS canonical JSON. The signature is logged verbatim.
+//
+// The Entry has one fixed shape whose strings are base64 and enum names, so
+// its canonical form is written directly (appendHashedRekord); anything
+// outside that shape goes through protojson and a JCS canonicaliser, the
+// reference the direct form is tested against.
 func canonicalHashedRekord(digest []byte, hashAlg v1.HashAlgorithm, sig *pb.Signature) ([]byte, error) {
+	if out, ok := appendHashedRekord(nil, digest, hashAlg, sig); ok {
+		return out, nil
+	}
+	return canonicalHashedRekordJCS(digest, hashAlg, sig)
+}
+
+// canonicalHashedRekordJCS is canonicalHashedRekord through protojson and
+// RFC 8785 canonicalisation of its output.
+func canonicalHashedRekordJCS(digest []byte, hashAlg v1.HashAlgorithm, sig *pb.Signature) ([]byte, error) {
 	e := &pb.Entry{
 		Kind:       HashedRekordKind,
 		ApiVersion: HashedRekordVersion,
@@ -192,4 +208,43 @@ func canonicalHashedRekord(digest []byte, hashAlg v1.HashAlgorithm, sig *pb.Sign
 		return nil, fmt.Errorf("canonicalizing entry: %w", err)
 	}
 	return canon, nil
+}
+
+// appendHashedRekord appends the canonical JSON of the hashedrekord Entry
+// to dst, members in JCS order (sorted by name), or reports false when the
+// request is outside the shape it writes: every byte field non-empty, both
+// enums named, a public key or a certificate. The enum names are plain
+// ASCII identifiers and base64 needs no escaping, so no string is escaped.
+func appendHashedRekord(dst, digest []byte, hashAlg v1.HashAlgorithm, sig *pb.Signature) ([]byte, bool) {
+	algName, ok1 := v1.HashAlgorithm_name[int32(hashAlg)]
+	kd := sig.GetVerifier().GetKeyDetails()
+	kdName, ok2 := v1.PublicKeyDetails_name[int32(kd)]
+	var member string
+	var raw []byte
+	switch v := sig.GetVerifier().GetVerifier().(type) {
+	case *pb.Verifier_PublicKey:
+		member, raw = "publicKey", v.PublicKey.GetRawBytes()
+	case *pb.Verifier_X509Certificate:
+		member, raw = "x509Certificate", v.X509Certificate.GetRawBytes()
+	}
+	content := sig.GetContent()
+	if !ok1 || !ok2 || hashAlg == 0 || kd == 0 || member == "" || len(raw) == 0 || len(digest) == 0 || len(content) == 0 {
+		return dst, false
+	}
+	b64 := base64.StdEncoding
+	dst = slices.Grow(dst, 220+b64.EncodedLen(len(digest))+b64.EncodedLen(len(content))+b64.EncodedLen(len(raw)))
+	dst = append(dst, `{"apiVersion":"`+HashedRekordVersion+`","kind":"`+HashedRekordKind+`","spec":{"hashedRekordV002":{"data":{"algorithm":"`...)
+	dst = append(dst, algName...)
+	dst = append(dst, `","digest":"`...)
+	dst = b64.AppendEncode(dst, digest)
+	dst = append(dst, `"},"signature":{"content":"`...)
+	dst = b64.AppendEncode(dst, content)
+	dst = append(dst, `","verifier":{"keyDetails":"`...)
+	dst = append(dst, kdName...)
+	dst = append(dst, `","`...)
+	dst = append(dst, member...)
+	dst = append(dst, `":{"rawBytes":"`...)
+	dst = b64.AppendEncode(dst, raw)
+	dst = append(dst, `"}}}}}}`...)
+	return dst, true
 }

@@ -71,6 +71,10 @@ func TestDecodeValid(t *testing.T) {
 			if !jsonEqual(a, b) {
 				t.Errorf("Mosaic's entry differs from rekor-tiles':\n%s\n%s", e.Body, refJSON)
 			}
+			// Byte for byte what protojson and a JCS canonicaliser make.
+			if ref, err := entry.ReferenceLeaf(body); err != nil || !bytes.Equal(ref, e.Body) {
+				t.Errorf("leaf differs from the protojson+JCS reference (%v):\n%s\n%s", err, e.Body, ref)
+			}
 			// Equal input, equal bytes.
 			again, err := d.Decode(body)
 			if err != nil || !bytes.Equal(again.Body, e.Body) {

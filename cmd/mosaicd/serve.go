@@ -56,6 +56,7 @@ type serveConfig struct {
 	keyless                keylessConfig
 	witness                witnessConfig
 	checkpointRecord       string
+	gc                     gcConfig
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
@@ -107,6 +108,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 		"restored or rolled back behind it (default with file:DIR storage: DIR.published beside the directory; with PostgreSQL: none, give a file on a disk database restores do not touch)")
 	keylessFlags(fs, &c.keyless)
 	witnessFlags(fs, &c.witness)
+	gcFlags(fs, &c.gc)
 	if err := parseWithEnv(fs, args); err != nil {
 		return nil, err
 	}
@@ -114,6 +116,9 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 		return nil, err
 	}
 	c.publicURL = strings.TrimRight(c.publicURL, "/")
+	if err := c.gc.resolve(); err != nil {
+		return nil, err
+	}
 	if err := c.keyless.resolve(); err != nil {
 		return nil, usageError{err}
 	}
@@ -149,6 +154,7 @@ func (c *serveConfig) checkRanges() error {
 		durationIn("write-timeout", c.conn.WriteTimeout, 100*time.Millisecond, 10*time.Minute),
 		durationIn("idle-timeout", c.conn.IdleTimeout, time.Second, time.Hour),
 		durationIn("ca-validity", c.keyless.caValidity, time.Minute, 7*24*time.Hour),
+		c.gc.rangeCheck(),
 	)...)
 }
 
@@ -161,6 +167,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err}
 	}
+	cfg.gc.apply(logger)
 	// Tessera logs through klog; send it to the same structured log. It
 	// logs a failed poll every 100 ms while the store is down: keep one line
 	// of each kind a minute.

@@ -89,7 +89,7 @@ func (s *server) createEntry(w http.ResponseWriter, r *http.Request) {
 		// existing entry, proven against a checkpoint that covers it.
 		w.Header().Set(DuplicateHeader, strconv.FormatUint(added.Index, 10))
 	}
-	out, err := responseJSON.Marshal(s.logEntry(e, added))
+	out, err := marshalLogEntry(s.logEntry(e, added))
 	if err != nil {
 		s.cfg.Logger.Error("encoding TransparencyLogEntry", "err", err)
 		writeError(w, http.StatusInternalServerError, "encoding the response failed; the entry is at index %d", added.Index)

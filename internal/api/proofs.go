@@ -144,7 +144,13 @@ func (s *server) proofError(w http.ResponseWriter, r *http.Request, what string,
 
 // writeProto writes m as protobuf-JSON, as the write route does.
 func (s *server) writeProto(w http.ResponseWriter, m proto.Message, cache string) {
-	out, err := responseJSON.Marshal(m)
+	var out []byte
+	var err error
+	if tle, ok := m.(*rekorpb.TransparencyLogEntry); ok {
+		out, err = marshalLogEntry(tle)
+	} else {
+		out, err = responseJSON.Marshal(m)
+	}
 	if err != nil {
 		s.cfg.Logger.Error("encoding response", "err", err)
 		writeError(w, http.StatusInternalServerError, "encoding the response failed")

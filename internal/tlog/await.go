@@ -1,6 +1,7 @@
 package tlog
 
 import (
+	"container/heap"
 	"context"
 	"fmt"
 	"sync"
@@ -26,28 +27,58 @@ func (e *UnpublishedError) Unwrap() error { return e.Err }
 // Unlike Tessera's PublicationAwaiter it does not fail every waiter when one
 // checkpoint read fails: the waiting entries are already durable, so they
 // keep waiting (each bounded by its own context) while reads are retried.
-// It polls only while someone waits.
+// It polls only while someone waits, and a new checkpoint wakes only the
+// waiters it covers: with thousands of adds in flight, most wait for a
+// later checkpoint than the next, and waking them all for each one cost
+// more than proving the covered ones.
 type awaiter struct {
 	read func(ctx context.Context) (raw []byte, size uint64, err error)
 	poll time.Duration
 
 	// mu guards everything below.
 	mu sync.Mutex
-	// size and raw are the latest checkpoint seen; changed is closed (and
-	// replaced) whenever they advance.
-	size    uint64
-	raw     []byte
-	changed chan struct{}
-	// waiters counts callers inside wait; wake tells the poll loop that
-	// the first one arrived.
-	waiters int
-	wake    chan struct{}
+	// size and raw are the latest checkpoint seen.
+	size uint64
+	raw  []byte
+	// pending holds the waiters not yet covered, lowest index first;
+	// advance takes out those a new checkpoint covers and sends it to
+	// each (their channels have room for it).
+	pending waiterHeap
+	// wake tells the poll loop that the first waiter arrived.
+	wake chan struct{}
 	// lastErr is the latest read failure, for error messages.
 	lastErr error
 }
 
+// waiter is one caller of wait: its index and where its checkpoint goes.
+// at is its position in the heap, -1 once taken out.
+type waiter struct {
+	index uint64
+	ch    chan []byte
+	at    int
+}
+
+// waiterHeap is a container/heap of waiters by index.
+type waiterHeap []*waiter
+
+func (h waiterHeap) Len() int           { return len(h) }
+func (h waiterHeap) Less(i, j int) bool { return h[i].index < h[j].index }
+func (h waiterHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].at, h[j].at = i, j
+}
+func (h *waiterHeap) Push(x any) { w := x.(*waiter); w.at = len(*h); *h = append(*h, w) }
+func (h *waiterHeap) Pop() any {
+	old := *h
+	w := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	w.at = -1
+	return w
+}
+
 func newAwaiter(ctx context.Context, poll time.Duration, read func(context.Context) ([]byte, uint64, error)) *awaiter {
-	a := &awaiter{read: read, poll: poll, changed: make(chan struct{}), wake: make(chan struct{}, 1)}
+	a := &awaiter{read: read, poll: poll, wake: make(chan struct{}, 1)}
 	go a.loop(ctx)
 	return a
 }
@@ -57,7 +88,7 @@ func (a *awaiter) loop(ctx context.Context) {
 	defer t.Stop()
 	for {
 		a.mu.Lock()
-		idle := a.waiters == 0
+		idle := len(a.pending) == 0
 		a.mu.Unlock()
 		if idle {
 			select {
@@ -68,13 +99,10 @@ func (a *awaiter) loop(ctx context.Context) {
 		}
 		raw, size, err := a.read(ctx)
 		a.mu.Lock()
-		switch {
-		case err != nil:
+		if err != nil {
 			a.lastErr = err
-		case size > a.size:
-			a.size, a.raw, a.lastErr = size, raw, nil
-			close(a.changed)
-			a.changed = make(chan struct{})
+		} else if size > a.size {
+			a.advance(raw, size)
 		}
 		a.mu.Unlock()
 		select {
@@ -85,37 +113,49 @@ func (a *awaiter) loop(ctx context.Context) {
 	}
 }
 
+// advance records a new checkpoint and releases the waiters it covers.
+// a.mu must be held.
+func (a *awaiter) advance(raw []byte, size uint64) {
+	a.size, a.raw, a.lastErr = size, raw, nil
+	for len(a.pending) > 0 && a.pending[0].index < size {
+		w := heap.Pop(&a.pending).(*waiter)
+		w.ch <- raw
+	}
+}
+
 // wait blocks until a checkpoint covering index is published, returning it,
 // or until ctx ends, returning an *UnpublishedError.
 func (a *awaiter) wait(ctx context.Context, index uint64) ([]byte, error) {
 	a.mu.Lock()
-	a.waiters++
-	if a.waiters == 1 {
+	if a.size > index {
+		raw := a.raw
+		a.mu.Unlock()
+		return raw, nil
+	}
+	w := &waiter{index: index, ch: make(chan []byte, 1)}
+	heap.Push(&a.pending, w)
+	if len(a.pending) == 1 {
 		select {
 		case a.wake <- struct{}{}:
 		default:
 		}
 	}
-	defer func() { a.mu.Lock(); a.waiters--; a.mu.Unlock() }()
-	for {
-		if a.size > index {
-			raw := a.raw
-			a.mu.Unlock()
-			return raw, nil
-		}
-		ch := a.changed
-		a.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			a.mu.Lock()
-			err := ctx.Err()
-			if a.lastErr != nil {
-				err = fmt.Errorf("%w (last checkpoint read failed: %v)", err, a.lastErr)
-			}
-			a.mu.Unlock()
-			return nil, &UnpublishedError{Index: index, Err: err}
-		case <-ch:
-		}
-		a.mu.Lock()
+	a.mu.Unlock()
+	select {
+	case raw := <-w.ch:
+		return raw, nil
+	case <-ctx.Done():
 	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if w.at < 0 {
+		// Released while ctx ended: the checkpoint is here, take it.
+		return <-w.ch, nil
+	}
+	heap.Remove(&a.pending, w.at)
+	err := ctx.Err()
+	if a.lastErr != nil {
+		err = fmt.Errorf("%w (last checkpoint read failed: %v)", err, a.lastErr)
+	}
+	return nil, &UnpublishedError{Index: index, Err: err}
 }

@@ -3,10 +3,14 @@ package tlog
 import "fmt"
 
 // DefaultMaxInflightAdds is Config.MaxInflightAdds when it is zero. On a
-// 2-vCPU machine the embedded store takes about 1,800 entries/s with 1,024
-// adds in progress, no more than with 2,000 or 4,096, while each waits a
-// little over half a second; fewer in progress cost throughput.
-const DefaultMaxInflightAdds = 1024
+// 2-vCPU machine shared with the load generator the embedded store takes
+// about 4,000 entries/s, so 4,096 adds in progress wait about a second
+// each. An add in progress mostly waits for a checkpoint, which costs
+// memory (a few KiB) and no CPU, while each refusal costs a request's
+// worth of CPU on both sides and comes back a second later: with 4,096
+// clients against a bound of 1,024, refusals took 40 % of the throughput
+// (2,390 entries/s, against 3,947 with this bound; docs/benchmarks.md).
+const DefaultMaxInflightAdds = 4096
 
 // InflightLimitError is the pushback Add returns at once when Limit adds
 // are already in progress (Config.MaxInflightAdds). It matches ErrPushback.

@@ -28,8 +28,10 @@ TORCHWOOD_VERSION := v0.6.1
 COSIGN_VERSION    := v3.1.3
 HELM_VERSION      := v4.3.2
 PROMTOOL_VERSION  := v0.316.0
+SEAWEEDFS_VERSION := v0.0.0-20261109003541-7506e5f91cd6
 tools: $(TOOLS)/torchwood-$(TORCHWOOD_VERSION)/litewitness $(TOOLS)/cosign-$(COSIGN_VERSION)/cosign \
-	$(TOOLS)/helm-$(HELM_VERSION)/helm $(TOOLS)/promtool-$(PROMTOOL_VERSION)/promtool
+	$(TOOLS)/helm-$(HELM_VERSION)/helm $(TOOLS)/promtool-$(PROMTOOL_VERSION)/promtool \
+	$(TOOLS)/seaweedfs-$(SEAWEEDFS_VERSION)/weed
 
 $(TOOLS)/torchwood-$(TORCHWOOD_VERSION)/litewitness:
 	@echo "tools: building litewitness and witnessctl $(TORCHWOOD_VERSION) into $(@D) (once)"
@@ -46,6 +48,14 @@ $(TOOLS)/helm-$(HELM_VERSION)/helm:
 $(TOOLS)/promtool-$(PROMTOOL_VERSION)/promtool:
 	@echo "tools: building promtool $(PROMTOOL_VERSION) into $(@D) (once; takes minutes)"
 	GOBIN=$(@D) $(GO) install github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_VERSION)
+
+# SeaweedFS's go.mod has replace directives, so go install refuses it: build weed in a writable copy of the
+# module (the S3 object store of internal/s3test and the --tiles s3:// tests).
+$(TOOLS)/seaweedfs-$(SEAWEEDFS_VERSION)/weed:
+	@echo "tools: building SeaweedFS weed $(SEAWEEDFS_VERSION) into $(@D) (once; takes many minutes)"
+	@set -e; src=$$($(GO) mod download -json github.com/seaweedfs/seaweedfs@$(SEAWEEDFS_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+	  test -n "$$src"; mkdir -p $(@D); rm -rf $(@D)/src; cp -r "$$src" $(@D)/src; chmod -R u+w $(@D)/src; \
+	  cd $(@D)/src && $(GO) build -o $(@D)/weed.tmp ./weed; mv $(@D)/weed.tmp $(@D)/weed; rm -rf $(@D)/src
 
 ## bench-tools: rekor-tiles' POSIX server, the comparison of make bench-load, built once into $(TOOLS) (not part of make tools: CI runs no load benchmark)
 REKOR_TILES_VERSION := v2.3.0

@@ -237,7 +237,6 @@ func (c *counter) next() int { c.mu.Lock(); defer c.mu.Unlock(); c.n++; return c
 
 var bucketSeq counter
 
-
 // freePort returns a port that was free a moment ago.
 func freePort(t testing.TB) int {
 	t.Helper()

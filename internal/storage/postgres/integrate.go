@@ -181,11 +181,14 @@ const (
 func (s *Store) readIntegrationState(ctx context.Context, tx *pipeTx, limit int) (integrationState, error) {
 	var st integrationState
 	id := s.cfg.LogID
+	objects := s.cfg.Objects != nil
 	b := &pgx.Batch{}
 	b.Queue(lockIntCoordSQL, id)
 	b.Queue(pendingSQL, id, int64(limit))
-	b.Queue(edgeTilesSQL, id, maxTileLevel)
-	b.Queue(partialBundleSQL, id)
+	if !objects {
+		b.Queue(edgeTilesSQL, id, maxTileLevel)
+		b.Queue(partialBundleSQL, id)
+	}
 	br, err := tx.send(ctx, b)
 	if err != nil {
 		return st, err
@@ -201,6 +204,15 @@ func (s *Store) readIntegrationState(ctx context.Context, tx *pipeTx, limit int)
 	}
 	st.size = uint64(size)
 	if st.pending, err = s.pendingEntries(br, st.size, limit); err != nil {
+		return st, err
+	}
+	if objects {
+		if err := br.Close(); err != nil {
+			return st, fmt.Errorf("reading integration state: %w", err)
+		}
+		if len(st.pending.entries) > 0 {
+			st.edge, st.partial, err = s.objectEdge(ctx, st.size)
+		}
 		return st, err
 	}
 	if st.edge, err = s.edgeTiles(br, st.size); err != nil {
@@ -381,6 +393,13 @@ func (s *Store) writeIntegration(ctx context.Context, tx *pipeTx, from uint64, r
 		bi, bn = append(bi, int64(i)), append(bn, int32(b.n()))
 		be, bd = append(be, b.encodeEnds()), append(bd, b.data)
 	}
+	if s.cfg.Objects != nil {
+		// The objects first: the commit below makes them part of the tree.
+		if err := s.putIntegration(ctx, out); err != nil {
+			return err
+		}
+		return s.commitIntegration(ctx, tx, &pgx.Batch{}, from, root, out, rows, nil)
+	}
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO tiles (log_id, level, idx, data)
 		SELECT $1, t.level, t.idx, t.data FROM unnest($2::smallint[], $3::bigint[], $4::bytea[]) AS t(level, idx, data)
@@ -388,12 +407,23 @@ func (s *Store) writeIntegration(ctx context.Context, tx *pipeTx, from uint64, r
 	b.Queue(`INSERT INTO bundles (log_id, idx, n, ends, data)
 		SELECT $1, b.idx, b.n, b.ends, b.data FROM unnest($2::bigint[], $3::integer[], $4::bytea[], $5::bytea[]) AS b(idx, n, ends, data)
 		ON CONFLICT (log_id, idx) DO UPDATE SET n = EXCLUDED.n, ends = EXCLUDED.ends, data = EXCLUDED.data`, id, bi, bn, be, bd)
+	return s.commitIntegration(ctx, tx, b, from, root, out, rows, []rowCount{{"tiles", len(td)}, {"entry bundles", len(bd)}})
+}
+
+// rowCount is a statement of writeIntegration and the rows it must change.
+type rowCount struct {
+	what string
+	n    int
+}
+
+// commitIntegration adds to b, after the statements counted in want, the
+// advance of int_coord and the deletion of the consumed seq rows, and sends
+// it with COMMIT.
+func (s *Store) commitIntegration(ctx context.Context, tx *pipeTx, b *pgx.Batch, from uint64, root []byte, out *integrated, rows int, want []rowCount) error {
+	id := s.cfg.LogID
 	b.Queue(`UPDATE int_coord SET size = $2, root = $3 WHERE log_id = $1 AND size = $4`, id, int64(out.size), root, int64(from))
 	b.Queue(`DELETE FROM seq WHERE log_id = $1 AND seq >= $2 AND seq < $3`, id, int64(from), int64(out.size))
-	want := []struct {
-		what string
-		n    int
-	}{{"tiles", len(td)}, {"entry bundles", len(bd)}, {"int_coord", 1}, {"consumed seq rows", rows}}
+	want = append(want, rowCount{"int_coord", 1}, rowCount{"consumed seq rows", rows})
 	return tx.commitWith(ctx, b, func(br pgx.BatchResults) error {
 		for _, w := range want {
 			tag, err := br.Exec()

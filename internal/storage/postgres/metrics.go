@@ -27,6 +27,10 @@ type Metrics struct {
 	statements   *prometheus.CounterVec
 	transactions *prometheus.CounterVec // by op and end (commit, rollback)
 	ops          map[string]*pgOp
+	// objectPuts and objectGets count tile and bundle objects written and
+	// read (Config.Objects).
+	objectPuts prometheus.Counter
+	objectGets prometheus.Counter
 }
 
 // NewMetrics creates the collectors for the log logID.
@@ -66,6 +70,10 @@ func NewMetrics(logID string) *Metrics {
 			Help: "Transactions ended, by op and end (commit, rollback). Each commit of a transaction that wrote " +
 				"waits for PostgreSQL to flush its WAL (synchronous_commit on)."}, []string{"op", "end"}),
 		ops: make(map[string]*pgOp),
+		objectPuts: prometheus.NewCounter(prometheus.CounterOpts{ConstLabels: l,
+			Name: "mosaic_storage_object_puts_total", Help: "Tile and entry bundle objects written to the object store (--tiles)."}),
+		objectGets: prometheus.NewCounter(prometheus.CounterOpts{ConstLabels: l,
+			Name: "mosaic_storage_object_gets_total", Help: "Tile and entry bundle objects read from the object store (--tiles), on cache misses."}),
 	}
 	for _, op := range []string{opSequence, opIntegrate, opPublish, opRead, opOther} {
 		m.ops[op] = &pgOp{roundTrips: m.roundTrips.WithLabelValues(op), statements: m.statements.WithLabelValues(op)}
@@ -77,7 +85,7 @@ func NewMetrics(logID string) *Metrics {
 func (m *Metrics) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.sequenced, m.duplicates, m.pushbacks, m.integrityFailures,
 		m.integratedSize, m.publishedSize, m.txSeconds, m.txErrors, m.backgroundFailures,
-		m.roundTrips, m.statements, m.transactions}
+		m.roundTrips, m.statements, m.transactions, m.objectPuts, m.objectGets}
 }
 
 // observeTx records one transaction of op that started at start.

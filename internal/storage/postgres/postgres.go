@@ -97,6 +97,10 @@ type Config struct {
 	StatementTimeout time.Duration
 	// LockTimeout bounds waits for row locks. Default DefaultLockTimeout.
 	LockTimeout time.Duration
+	// Objects, when set, holds the log's tiles, entry bundles and published
+	// checkpoint instead of the database (objects.go). A log must keep the
+	// same choice for its life.
+	Objects Objects
 	// Metrics receives the driver's measurements. Default: collectors that
 	// are not registered anywhere.
 	Metrics *Metrics

@@ -139,6 +139,13 @@ func (a *appender) publishTx(ctx context.Context) (published, error) {
 	if err := checkNote(note, st.intSize, root); err != nil {
 		return published{}, err
 	}
+	if a.s.cfg.Objects != nil {
+		// The object first: readers take the checkpoint from there, and
+		// every object it covers was written before int_coord committed.
+		if err := a.s.cfg.Objects.Put(ctx, checkpointKey, note, false); err != nil {
+			return published{}, fmt.Errorf("writing checkpoint for size %d: %w", st.intSize, err)
+		}
+	}
 	b := &pgx.Batch{}
 	b.Queue(`UPDATE pub_coord SET size = $2, note = $3, published_at = clock_timestamp()
 		WHERE log_id = $1 AND (size IS NULL OR size <= $2)`, a.s.cfg.LogID, int64(st.intSize), note)
@@ -154,6 +161,9 @@ func (a *appender) publishTx(ctx context.Context) (published, error) {
 	})
 	if err != nil {
 		return published{}, err
+	}
+	if a.s.cfg.Objects != nil && st.published && st.intSize > st.pubSize {
+		a.s.deletePartials(ctx, st.pubSize, st.intSize)
 	}
 	return published{wait: wait, size: &st.intSize}, nil
 }

@@ -22,6 +22,9 @@ import (
 func (s *Store) ReadCheckpoint(ctx context.Context) ([]byte, error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
+	if s.cfg.Objects != nil {
+		return s.cfg.Objects.Get(ctx, checkpointKey)
+	}
 	var note []byte
 	err := s.pool.QueryRow(ctx, `SELECT note FROM pub_coord WHERE log_id = $1`, s.cfg.LogID).Scan(&note)
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && note == nil) {
@@ -45,6 +48,9 @@ func (s *Store) ReadTile(ctx context.Context, level, index uint64, p uint8) ([]b
 	}
 	if level > maxTileLevel || index > math.MaxInt64 {
 		return nil, fmt.Errorf("tile %d/%d: %w", level, index, os.ErrNotExist)
+	}
+	if s.cfg.Objects != nil {
+		return s.readTileObject(ctx, level, index, p)
 	}
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
@@ -84,7 +90,12 @@ func (s *Store) ReadEntryBundle(ctx context.Context, index uint64, p uint8) ([]b
 	b, ok := s.cache.bundle(index, p)
 	if !ok {
 		var err error
-		if b, err = s.loadBundle(ctx, index); err != nil {
+		if s.cfg.Objects != nil {
+			b, err = s.loadBundleObject(ctx, index, p)
+		} else {
+			b, err = s.loadBundle(ctx, index)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}

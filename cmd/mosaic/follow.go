@@ -1,13 +1,17 @@
 package main
 
 import (
+	"crypto"
+	"crypto/ed25519"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -40,6 +44,23 @@ func addLogKeyFlags(fs *flag.FlagSet) *logKeyFlags {
 // of its certificate log (origin "<origin>/certlog", key from the trusted
 // root's ctlogs).
 func (k *logKeyFlags) verifier(certLog bool) (sumdbnote.Verifier, string, error) {
+	lk, err := k.logKey(certLog)
+	if err != nil {
+		return nil, "", err
+	}
+	return lk.v, lk.origin, nil
+}
+
+// logKey is a followed log's checkpoint verifier and origin, and the log
+// as the verifier memory names it (nil when its key is not known: a
+// --vkey whose name is not the origin, or not an Ed25519 key).
+type logKey struct {
+	v      sumdbnote.Verifier
+	origin string
+	tlog   *verify.TransparencyLog
+}
+
+func (k *logKeyFlags) logKey(certLog bool) (*logKey, error) {
 	given := 0
 	for _, s := range []string{*k.vkey, *k.keyPath, *k.root} {
 		if s != "" {
@@ -47,60 +68,101 @@ func (k *logKeyFlags) verifier(certLog bool) (sumdbnote.Verifier, string, error)
 		}
 	}
 	if given != 1 {
-		return nil, "", usagef("give exactly one of --trusted-root, --vkey, --log-key")
+		return nil, usagef("give exactly one of --trusted-root, --vkey, --log-key")
 	}
-	if *k.root == "" {
-		if certLog {
-			return nil, "", usagef("following the certificate log needs --trusted-root (its key is listed under ctlogs)")
-		}
-		var pemKey []byte
-		if *k.keyPath != "" {
-			var err error
-			if pemKey, err = os.ReadFile(*k.keyPath); err != nil {
-				return nil, "", usagef("--log-key: %v", err)
-			}
-			if *k.origin == "" {
-				*k.origin = hostname(*k.url)
-			}
-		}
-		v, origin, err := note.LogVerifier(*k.vkey, *k.origin, pemKey)
-		if err != nil {
-			return nil, "", usageError{err}
-		}
-		return v, origin, nil
+	if *k.root != "" {
+		return k.fromTrustedRoot(certLog)
 	}
-	return k.fromTrustedRoot(certLog)
+	if certLog {
+		return nil, usagef("following the certificate log needs --trusted-root (its key is listed under ctlogs)")
+	}
+	var pemKey []byte
+	if *k.keyPath != "" {
+		var err error
+		if pemKey, err = os.ReadFile(*k.keyPath); err != nil {
+			return nil, usagef("--log-key: %v", err)
+		}
+		if *k.origin == "" {
+			*k.origin = hostname(*k.url)
+		}
+	}
+	v, origin, err := note.LogVerifier(*k.vkey, *k.origin, pemKey)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	lk := &logKey{v: v, origin: origin}
+	var pub crypto.PublicKey
+	if len(pemKey) > 0 {
+		pub, err = note.ParsePublicKey(pemKey)
+	} else {
+		pub, err = vkeyPublicKey(*k.vkey)
+	}
+	if err == nil {
+		lk.tlog, err = newTransparencyLog(*k.url, origin, pub, nil)
+	}
+	if tv, verr := note.NewVerifier(origin, pub); err != nil || verr != nil || tv.Name() != v.Name() || tv.KeyHash() != v.KeyHash() {
+		lk.tlog = nil // a --vkey named other than the origin, or not Ed25519
+	}
+	return lk, nil
 }
 
-func (k *logKeyFlags) fromTrustedRoot(certLog bool) (sumdbnote.Verifier, string, error) {
+// vkeyPublicKey is the Ed25519 key of a signed-note verifier key that
+// sumdbnote.NewVerifier accepted (name+hash+base64 of 0x01 and the key).
+func vkeyPublicKey(vkey string) (crypto.PublicKey, error) {
+	parts := strings.Split(vkey, "+")
+	raw, err := base64.StdEncoding.DecodeString(parts[len(parts)-1])
+	if err != nil || len(raw) != 1+ed25519.PublicKeySize || raw[0] != 1 {
+		return nil, fmt.Errorf("verifier key %q is not an Ed25519 key", vkey)
+	}
+	return ed25519.PublicKey(raw[1:]), nil
+}
+
+// newTransparencyLog names a log to the verifier memory: by origin and by
+// id, or when id is nil by the log ID derived from its key (as trusted
+// roots Mosaic writes do).
+func newTransparencyLog(baseURL, origin string, pub crypto.PublicKey, id []byte) (*verify.TransparencyLog, error) {
+	if id == nil {
+		var err error
+		if id, err = note.LogID(origin, pub); err != nil {
+			return nil, err
+		}
+	}
+	return &verify.TransparencyLog{BaseURL: baseURL, Origin: origin, LogID: id, PublicKey: pub}, nil
+}
+
+func (k *logKeyFlags) fromTrustedRoot(certLog bool) (*logKey, error) {
 	tr, err := readTrustedRoot(*k.root)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	tlog := pickLog(tr.Tlogs, *k.url)
 	if tlog == nil {
-		return nil, "", fmt.Errorf("%s lists no transparency log", *k.root)
+		return nil, fmt.Errorf("%s lists no transparency log", *k.root)
 	}
-	origin, pub := tlog.Origin, tlog.PublicKey
+	origin, pub, id, baseURL := tlog.Origin, tlog.PublicKey, tlog.LogID, tlog.BaseURL
 	if *k.origin != "" {
 		origin = *k.origin
 	}
 	if certLog {
 		ct := pickLog(tr.CTLogs, strings.TrimSuffix(*k.url, "/")+"/api/v2/certlog")
 		if ct == nil {
-			return nil, "", fmt.Errorf("%s lists no certificate log (ctlogs)", *k.root)
+			return nil, fmt.Errorf("%s lists no certificate log (ctlogs)", *k.root)
 		}
-		origin, pub = origin+"/certlog", ct.PublicKey
+		origin, pub, id, baseURL = origin+"/certlog", ct.PublicKey, ct.LogID, ct.BaseURL
 	}
 	der, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	v, origin, err := note.LogVerifier("", origin, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	return v, origin, nil
+	tl, err := newTransparencyLog(baseURL, origin, pub, id)
+	if err != nil {
+		return nil, err
+	}
+	return &logKey{v: v, origin: origin, tlog: tl}, nil
 }
 
 // pickLog returns the log whose base URL is url, else the only one.
@@ -126,7 +188,8 @@ func hostname(u string) string {
 }
 
 func cmdMonitor(e *env, args []string) error {
-	fs, output := newFlags(e, "monitor", "monitor --url URL --state FILE (--trusted-root T | --vkey K | --log-key PEM) [--watch W.yaml] [--interval 10s]")
+	fs, output := newFlags(e, "monitor", "monitor --url URL --state FILE (--trusted-root T | --vkey K | --log-key PEM) [--watch W.yaml] [--interval 10s] "+
+		"[--witness-policy P] [--verifier-state DIR | --no-verifier-state]")
 	keys := addLogKeyFlags(fs)
 	var cfg monitor.Config
 	fs.StringVar(&cfg.StatePath, "state", "", "state file: the last verified checkpoint and scan position (required; created on the first run)")
@@ -137,6 +200,8 @@ func cmdMonitor(e *env, args []string) error {
 	fs.StringVar(&cfg.Webhook, "webhook", "", "POST each match and alarm (JSON) to this URL")
 	fs.IntVar(&cfg.Parallelism, "parallel", 8, "concurrent entry-bundle downloads")
 	certLog := fs.Bool("certlog", false, "also follow the deployment's certificate log (needs --trusted-root)")
+	policyPath := fs.String("witness-policy", "", "witness policy file (Tessera's format): a checkpoint of the log without its quorum's cosignatures is an alarm")
+	state := addStateFlags(fs, "verifier-state", false)
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	if _, err := parse(fs, output, args, 0, 0); err != nil {
 		return err
@@ -144,17 +209,35 @@ func cmdMonitor(e *env, args []string) error {
 	if cfg.StatePath == "" {
 		return usagef("--state is required")
 	}
-	v, origin, err := keys.verifier(false)
+	lk, err := keys.logKey(false)
 	if err != nil {
 		return err
 	}
-	cfg.Log = monitor.LogConfig{URL: client.TilesURL(*keys.url), Origin: origin, Verifier: v}
+	cfg.Log = monitor.LogConfig{URL: client.TilesURL(*keys.url), Origin: lk.origin, Verifier: lk.v}
+	if *policyPath != "" {
+		if cfg.Log.Witnesses, err = readWitnessPolicy(*policyPath); err != nil {
+			return err
+		}
+	}
+	mem, err := state.memory()
+	if err != nil {
+		return err
+	}
+	if mem != nil {
+		if lk.tlog == nil {
+			return usagef("the verifier memory needs the log's Ed25519 key under its origin %q, which --vkey does not give (give --log-key or --trusted-root, or --no-verifier-state)", lk.origin)
+		}
+		cfg.Memory, cfg.Log.Log = mem, lk.tlog
+	}
 	if *certLog {
-		cv, corigin, err := keys.verifier(true)
+		clk, err := keys.logKey(true)
 		if err != nil {
 			return err
 		}
-		cfg.CertLog = &monitor.LogConfig{URL: client.CertLogTilesURL(*keys.url), Origin: corigin, Verifier: cv}
+		cfg.CertLog = &monitor.LogConfig{URL: client.CertLogTilesURL(*keys.url), Origin: clk.origin, Verifier: clk.v}
+		if mem != nil {
+			cfg.CertLog.Log = clk.tlog
+		}
 	}
 	if *watchPath != "" {
 		if cfg.Watch, err = monitor.LoadWatchList(*watchPath); err != nil {
@@ -165,9 +248,21 @@ func cmdMonitor(e *env, args []string) error {
 	if !*quiet {
 		cfg.Progress = e.stderr
 	}
-	err = monitor.Run(e.ctx, cfg)
+	return monitorError(monitor.Run(e.ctx, cfg))
+}
+
+// monitorError maps a monitor's alarms to their exit codes: a split view
+// caught by the verifier memory exits 4 (as mosaic verify does), naming
+// the evidence file mosaic verify-evidence checks; any other alarm 3.
+func monitorError(err error) error {
 	var alarm *monitor.AlarmError
-	if errors.As(err, &alarm) {
+	switch {
+	case errors.As(err, &alarm) && alarm.Kind == monitor.AlarmSplitView && alarm.EvidenceDir != "":
+		file := filepath.Join(alarm.EvidenceDir, monitor.SplitViewEvidenceFile)
+		return splitViewError{fmt.Errorf("%w (check it with: mosaic verify-evidence %s)", err, file)}
+	case errors.As(err, &alarm) && alarm.Kind == monitor.AlarmSplitView:
+		return splitViewError{err}
+	case errors.As(err, &alarm):
 		return alarmError{err}
 	}
 	return originHint(err)

@@ -42,31 +42,38 @@ func defaultStateDir() string {
 // stateFlags choose the verifier memory: where it is, whether to use it,
 // and whether consistency proofs may be fetched.
 type stateFlags struct {
+	name    string // the directory flag's name: "state" or "verifier-state"
 	dir     *string
 	none    *bool
 	offline *bool
 }
 
-func addStateFlags(fs *flag.FlagSet, prefix string) *stateFlags {
-	return &stateFlags{
-		dir:  fs.String(prefix+"state", defaultStateDir(), "state directory: the largest checkpoint verified per log, and split-view evidence"),
-		none: fs.Bool("no-"+prefix+"state", false, "neither read nor write the state directory"),
-		offline: fs.Bool("offline", false, "fetch no consistency proofs: a checkpoint larger or smaller than the remembered one is "+
-			"reported as not checked, and not remembered"),
+// addStateFlags adds --NAME DIR and --no-NAME, and with offline --offline.
+func addStateFlags(fs *flag.FlagSet, name string, offline bool) *stateFlags {
+	s := &stateFlags{
+		name: name,
+		dir:  fs.String(name, defaultStateDir(), "verifier state directory (shared by mosaic verify and monitor): the largest checkpoint verified per log, and split-view evidence"),
+		none: fs.Bool("no-"+name, false, "neither read nor write the verifier state directory"),
 	}
+	s.offline = new(bool)
+	if offline {
+		s.offline = fs.Bool("offline", false, "fetch no consistency proofs: a checkpoint larger or smaller than the remembered one is "+
+			"reported as not checked, and not remembered")
+	}
+	return s
 }
 
-// memory opens the memory, or returns nil with --no-state.
-func (s *stateFlags) memory(flagName string) (*verify.DirMemory, error) {
+// memory opens the memory, or returns nil with --no-NAME.
+func (s *stateFlags) memory() (*verify.DirMemory, error) {
 	if *s.none {
 		return nil, nil
 	}
 	if *s.dir == "" {
-		return nil, usagef("no home directory for the default state directory: give --%s DIR or --no-%[1]s", flagName)
+		return nil, usagef("no home directory for the default state directory: give --%s DIR or --no-%[1]s", s.name)
 	}
 	m, err := verify.NewDirMemory(filepath.Join(*s.dir, memorySubdir))
 	if err != nil {
-		return nil, fmt.Errorf("--%s %s: %w", flagName, *s.dir, err)
+		return nil, fmt.Errorf("--%s %s: %w", s.name, *s.dir, err)
 	}
 	return m, nil
 }

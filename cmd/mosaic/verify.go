@@ -50,7 +50,7 @@ func cmdVerify(e *env, args []string) error {
 	fs.Var(&witnesses, "witness", "signed-note verifier key of a witness (repeatable)")
 	fs.IntVar(&p.WitnessThreshold, "witness-threshold", 0, "how many --witness cosignatures each checkpoint needs")
 	policyPath := fs.String("witness-policy", "", "witness policy file (Tessera's format): the quorum of witnesses that must cosign each checkpoint")
-	state := addStateFlags(fs, "")
+	state := addStateFlags(fs, "state", true)
 	pos, err := parse(fs, output, args, 0, 1)
 	if err != nil {
 		return err
@@ -79,7 +79,7 @@ func cmdVerify(e *env, args []string) error {
 			return err
 		}
 	}
-	mem, err := state.memory("state")
+	mem, err := state.memory()
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/mosaiclog/mosaic/pkg/verify"
 )
 
 // Alarm kinds: what the log was caught doing.
@@ -20,7 +22,21 @@ const (
 	// AlarmEntries: the entries the log serves do not hash to the root it
 	// signed.
 	AlarmEntries = "entries"
+	// AlarmWitnesses: a signed checkpoint without the cosignatures of the
+	// witness policy's quorum (LogConfig.Witnesses). Not proof of
+	// misbehaviour alone, but a checkpoint no verifier requiring the
+	// quorum accepts.
+	AlarmWitnesses = "witnesses"
+	// AlarmSplitView: a signed checkpoint that contradicts the one the
+	// verifier memory (Config.Memory) holds, as verify.SplitViewError
+	// says; AlarmError.SplitView is the evidence.
+	AlarmSplitView = "split-view"
 )
+
+// SplitViewEvidenceFile is the file, in a split-view alarm's evidence
+// directory, holding the evidence in verify.EvidenceFormat (re-checked by
+// verify.ParseEvidence and Evidence.Verify, or mosaic verify-evidence).
+const SplitViewEvidenceFile = "split-view.json"
 
 // AlarmError is proof that the log misbehaved. Run returns it at once, in
 // continuous mode too, after writing an "alarm" line and the evidence.
@@ -40,6 +56,8 @@ type AlarmError struct {
 	// Computed is the root the monitor derived from the entries
 	// (AlarmEntries).
 	Computed []byte
+	// SplitView is the split-view evidence (AlarmSplitView).
+	SplitView *verify.Evidence
 	// EvidenceDir holds the evidence files ("" if writing them failed;
 	// the error is then in Message).
 	EvidenceDir string
@@ -72,8 +90,9 @@ type evidence struct {
 }
 
 // writeEvidence saves the alarm's checkpoints (as served, in
-// old.checkpoint and new.checkpoint) and evidence.json in a new directory
-// under root, and records it in a.EvidenceDir.
+// old.checkpoint and new.checkpoint; a witnesses alarm has only the new),
+// evidence.json and, for a split view, SplitViewEvidenceFile in a new
+// directory under root, and records it in a.EvidenceDir.
 func writeEvidence(root, url string, a *AlarmError) error {
 	name := fmt.Sprintf("%s-%s-%s", time.Now().UTC().Format("20060102T150405.000000000Z"), a.Log, a.Kind)
 	dir := filepath.Join(root, name)
@@ -86,7 +105,16 @@ func writeEvidence(root, url string, a *AlarmError) error {
 	if err != nil {
 		return err
 	}
-	for file, data := range map[string][]byte{"old.checkpoint": a.Old, "new.checkpoint": a.New, "evidence.json": append(js, '\n')} {
+	files := map[string][]byte{"old.checkpoint": a.Old, "new.checkpoint": a.New, "evidence.json": append(js, '\n')}
+	if a.SplitView != nil {
+		if files[SplitViewEvidenceFile], err = a.SplitView.Marshal(); err != nil {
+			return fmt.Errorf("encoding the split-view evidence: %w", err)
+		}
+	}
+	for file, data := range files {
+		if data == nil {
+			continue
+		}
 		if err := os.WriteFile(filepath.Join(dir, file), data, 0o644); err != nil {
 			return fmt.Errorf("writing evidence: %w", err)
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/mosaiclog/mosaic/internal/entry"
 	"github.com/mosaiclog/mosaic/pkg/client"
 	"github.com/mosaiclog/mosaic/pkg/note"
+	"github.com/mosaiclog/mosaic/pkg/verify"
 )
 
 // follower follows one log. It is used by one goroutine at a time.
@@ -30,6 +31,10 @@ type follower struct {
 	verifier sumdbnote.Verifier
 	c        *client.Client
 	describe func(leaf []byte) (*entry.Facts, error)
+	// witnesses must cosign every checkpoint (nil: none); log names the
+	// log to the verifier memory (nil without one).
+	witnesses *verify.WitnessPolicy
+	log       *verify.TransparencyLog
 }
 
 // RollbackError is a signed checkpoint smaller than the last verified one
@@ -58,8 +63,9 @@ func (e *RollbackError) Unwrap() error { return e.Unchecked }
 
 var rf = &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
 
-// step verifies the log's latest checkpoint against the state and scans
-// the new entries.
+// step verifies the log's latest checkpoint (its signature, the witness
+// quorum, the verifier memory), checks it against the state and scans the
+// new entries.
 func (f *follower) step(ctx context.Context) error {
 	raw, err := f.c.Checkpoint(ctx)
 	if err != nil {
@@ -67,6 +73,12 @@ func (f *follower) step(ctx context.Context) error {
 	}
 	cp, err := note.VerifyCheckpoint(raw, f.origin, f.verifier)
 	if err != nil {
+		return err
+	}
+	if err := f.witnessed(ctx, cp, raw); err != nil {
+		return err
+	}
+	if err := f.remember(ctx, cp, raw); err != nil {
 		return err
 	}
 	ls := f.m.state.Logs[f.name]
@@ -144,13 +156,9 @@ func (f *follower) consistent(ctx context.Context, small, large *log.Checkpoint,
 	if small.Size == 0 {
 		return nil
 	}
-	pb, err := tclient.NewProofBuilder(ctx, large.Size, f.c.ReadTile)
+	hashes, err := f.prove(ctx, small.Size, large.Size)
 	if err != nil {
 		return err
-	}
-	hashes, err := pb.ConsistencyProof(ctx, small.Size, large.Size)
-	if err != nil {
-		return fmt.Errorf("building the consistency proof %d -> %d from tiles: %w", small.Size, large.Size, err)
 	}
 	err = proof.VerifyConsistency(rfc6962.DefaultHasher, small.Size, large.Size, hashes, small.Hash, large.Hash)
 	if err == nil {

@@ -17,6 +17,12 @@
 // root (else: entries alarm). An alarm writes an "alarm" JSON line and
 // evidence files, and Run returns *AlarmError.
 //
+// Before that, when configured: the checkpoint must carry the cosignatures
+// of the witness policy's quorum (else: witnesses alarm), and it must agree
+// with the verifier memory mosaic verify keeps (pkg/verify Remember: same
+// size, same root; otherwise consistent), which then remembers it (else:
+// split-view alarm, with evidence mosaic verify-evidence re-checks).
+//
 // The first run trusts the log's current checkpoint (trust on first use)
 // and scans from Config.Start.
 //
@@ -54,6 +60,7 @@ import (
 	"github.com/mosaiclog/mosaic/internal/entry"
 	"github.com/mosaiclog/mosaic/pkg/client"
 	"github.com/mosaiclog/mosaic/pkg/note"
+	"github.com/mosaiclog/mosaic/pkg/verify"
 )
 
 // LogConfig names one log to follow.
@@ -65,6 +72,14 @@ type LogConfig struct {
 	Origin string
 	// Verifier checks checkpoint signatures.
 	Verifier sumdbnote.Verifier
+	// Witnesses, if set, is the witness policy (verify.ParseWitnessPolicy)
+	// whose quorum must have cosigned every checkpoint: one without it is
+	// an AlarmWitnesses alarm naming the missing witnesses.
+	Witnesses *verify.WitnessPolicy
+	// Log names the log to Config.Memory (origin and log ID, as in a
+	// trusted root) and holds the key remembered checkpoints are checked
+	// with; required with Memory. Its Origin must be the log's origin.
+	Log *verify.TransparencyLog
 }
 
 // Config is a monitor's configuration.
@@ -103,6 +118,12 @@ type Config struct {
 	HTTPClient *http.Client
 	// Client tunes reading the logs (timeouts, retries).
 	Client []client.Option
+	// Memory, if set, is the verifier memory (the one mosaic verify
+	// keeps): every checkpoint the monitor verifies goes through
+	// verify.Remember before the monitor's own checks, with consistency
+	// proofs built from the log's tiles. A contradiction is an
+	// AlarmSplitView alarm; the remembered checkpoint is kept.
+	Memory verify.CheckpointMemory
 }
 
 // Run monitors the configured logs: one pass when Interval is zero, else
@@ -110,8 +131,9 @@ type Config struct {
 // as a log is caught misbehaving. In continuous mode, network and webhook
 // failures are reported on Progress and retried at the next poll; an
 // alarm, a checkpoint whose signature does not verify
-// (*note.CheckpointError) and an unusable state file (*StateError)
-// end the run.
+// (*note.CheckpointError), an unusable state file (*StateError) and an
+// unusable verifier memory (a *verify.Error with Check
+// verify.CheckCheckpointMemory) end the run.
 func Run(ctx context.Context, cfg Config) error {
 	m, err := newMonitor(cfg)
 	if err != nil {
@@ -137,7 +159,7 @@ func fatal(err error) bool {
 	var a *AlarmError
 	var c *note.CheckpointError
 	var s *StateError
-	return errors.As(err, &a) || errors.As(err, &c) || errors.As(err, &s)
+	return errors.As(err, &a) || errors.As(err, &c) || errors.As(err, &s) || memoryFailed(err)
 }
 
 // monitor is one Run. Its fields are owned by the goroutine calling Run.
@@ -200,12 +222,19 @@ func (m *monitor) addFollower(name string, lc LogConfig, describe func([]byte) (
 	if lc.Origin == "" {
 		lc.Origin = lc.Verifier.Name()
 	}
+	switch {
+	case m.cfg.Memory != nil && lc.Log == nil:
+		return fmt.Errorf("monitor: the verifier memory needs the %s's key (LogConfig.Log)", name)
+	case lc.Log != nil && lc.Log.Origin != lc.Origin:
+		return fmt.Errorf("monitor: the %s's origin is %q, but LogConfig.Log names %q", name, lc.Origin, lc.Log.Origin)
+	}
 	opts := append([]client.Option{client.WithHTTPClient(m.cfg.HTTPClient)}, m.cfg.Client...)
 	c, err := client.New(lc.URL, append(opts, client.WithTilesURL(lc.URL))...)
 	if err != nil {
 		return fmt.Errorf("monitor: the %s: %w", name, err)
 	}
-	f := &follower{m: m, name: name, url: lc.URL, origin: lc.Origin, verifier: lc.Verifier, c: c, describe: describe}
+	f := &follower{m: m, name: name, url: lc.URL, origin: lc.Origin, verifier: lc.Verifier, c: c, describe: describe,
+		witnesses: lc.Witnesses, log: lc.Log}
 	if ls := m.state.Logs[name]; ls != nil {
 		if _, err := ls.check(m.cfg.StatePath, name, lc.Origin, lc.Verifier); err != nil {
 			return err

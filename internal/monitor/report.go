@@ -35,7 +35,8 @@ type AlarmEvent struct {
 	Kind    string `json:"kind"`
 	Message string `json:"message"`
 	// OldSize is the last verified checkpoint's size, NewSize the
-	// offending one's (equal for an entries alarm).
+	// offending one's (both the offending one's for an entries or witnesses
+	// alarm; for a split view, the smaller and the larger checkpoint's).
 	OldSize  uint64 `json:"oldSize"`
 	NewSize  uint64 `json:"newSize"`
 	Evidence string `json:"evidence,omitempty"`

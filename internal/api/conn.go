@@ -1,6 +1,7 @@
 package api
 
 import (
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -126,11 +127,25 @@ func LimitListener(ln net.Listener, max int, m *Metrics) net.Listener {
 	return &limitListener{Listener: ln, slots: make(chan struct{}, max), max: max, metrics: m}
 }
 
+// LimitListenerTLS is LimitListener serving TLS with cfg: the limit
+// counts TCP connections before their handshakes, and a connection beyond
+// it gets its 503 over TLS (HTTP/1.1), so that a client still reads why.
+// The connections it returns are *tls.Conn, which http.Server needs to
+// negotiate HTTP/2.
+func LimitListenerTLS(ln net.Listener, max int, m *Metrics, cfg *tls.Config) net.Listener {
+	l := LimitListener(ln, max, m).(*limitListener)
+	l.refuseTLS = cfg.Clone()
+	l.refuseTLS.NextProtos = []string{"http/1.1"}
+	return tls.NewListener(l, cfg)
+}
+
 type limitListener struct {
 	net.Listener
 	slots   chan struct{}
 	max     int
 	metrics *Metrics
+	// refuseTLS, when set, wraps refused connections in TLS.
+	refuseTLS *tls.Config
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -157,10 +172,13 @@ func (l *limitListener) release() {
 
 // refuse answers a connection over the limit without reading its request.
 func (l *limitListener) refuse(c net.Conn) {
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if l.refuseTLS != nil {
+		c = tls.Server(c, l.refuseTLS) // the handshake happens in Write
+	}
 	defer c.Close()
 	body := fmt.Sprintf(`{"code":%d,"message":"the server holds its limit of %d connections (max-connections); retry after 1 s","details":[]}`+"\n",
 		httperr.GRPCCode(http.StatusServiceUnavailable), l.max)
-	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
 	_, _ = c.Write([]byte("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n" +
 		"Retry-After: 1\r\nConnection: close\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body))
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/mosaiclog/mosaic/internal/servingcert"
+	"github.com/mosaiclog/mosaic/internal/servingcert/servingcerttest"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -212,5 +214,64 @@ func waitCond(t *testing.T, what string, cond func() bool) {
 		if time.Now().After(end) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
+	}
+}
+
+// Over TLS, the limit counts connections before their handshakes, a
+// connection beyond it still reads its 503 (over TLS, HTTP/1.1, though it
+// asked for HTTP/2), and the others are served with HTTP/2.
+func TestConnectionLimitTLS(t *testing.T) {
+	ca := servingcerttest.NewCA(t)
+	pair := ca.Issue(t, time.Hour)
+	dir := t.TempDir()
+	pair.Write(t, dir+"/tls.crt", dir+"/tls.key")
+	cert, err := servingcert.Load(dir+"/tls.crt", dir+"/tls.key", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim := DefaultConnLimits
+	lim.MaxConnections = 16
+	m := NewMetrics()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewHTTPServer(NewHandler(Config{ConnLimits: lim, Metrics: m, MaxRequestBytes: 64 << 10}), lim)
+	go srv.Serve(LimitListenerTLS(ln, lim.MaxConnections, m, cert.TLSConfig()))
+	t.Cleanup(func() { srv.Close() })
+	url := "https://" + ln.Addr().String() + "/healthz"
+
+	get := func() (*http.Response, string) {
+		t.Helper()
+		resp, err := ca.Client().Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	if resp, _ := get(); resp.StatusCode != http.StatusOK || resp.Proto != "HTTP/2.0" {
+		t.Fatalf("under the limit: %d over %s, want 200 over HTTP/2.0", resp.StatusCode, resp.Proto)
+	}
+	var held []net.Conn
+	for i := 0; i < lim.MaxConnections; i++ {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	waitCond(t, "16 connections held", func() bool { return testutil.ToFloat64(m.connections) == 16 })
+	resp, body := get()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "limit of 16 connections (max-connections)") {
+		t.Errorf("over the limit: %d %s %s", resp.StatusCode, resp.Proto, body)
+	}
+	for _, c := range held {
+		c.Close()
+	}
+	waitCond(t, "held connections released", func() bool { return testutil.ToFloat64(m.connections) == 0 })
+	if resp, _ := get(); resp.StatusCode != http.StatusOK {
+		t.Errorf("after the held connections closed: %d", resp.StatusCode)
 	}
 }

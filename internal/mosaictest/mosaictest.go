@@ -22,6 +22,7 @@ import (
 	"github.com/mosaiclog/mosaic/internal/pgtest"
 	"github.com/mosaiclog/mosaic/internal/pki"
 	"github.com/mosaiclog/mosaic/internal/server"
+	"github.com/mosaiclog/mosaic/internal/servingcert/servingcerttest"
 	"github.com/mosaiclog/mosaic/internal/tlog"
 	"github.com/mosaiclog/mosaic/pkg/note"
 	"github.com/prometheus/client_golang/prometheus"
@@ -51,6 +52,21 @@ type Log struct {
 	Handler http.Handler
 	// Index is the search index (Options.Index), or nil.
 	Index *index.Index
+	// With Options.TLS: the CA that issued the serving certificate, the
+	// certificate's files (replace them to rotate it), and the server
+	// itself, to ReloadTLS as mosaicd does on SIGHUP.
+	CA              *servingcerttest.CA
+	TLSCert, TLSKey string
+	Server          *server.Server
+}
+
+// HTTPClient is a client for l: one trusting its CA with Options.TLS
+// (HTTP/2, a new handshake per request), else http.DefaultClient.
+func (l *Log) HTTPClient() *http.Client {
+	if l.CA != nil {
+		return l.CA.Client()
+	}
+	return http.DefaultClient
 }
 
 // Stores names the storage backends every API test runs on.
@@ -86,6 +102,10 @@ type Options struct {
 	WitnessPolicy     string
 	WitnessTimeout    time.Duration
 	WitnessFailClosed bool
+	// TLS serves HTTPS (mosaicd --tls-cert, --tls-key) with a certificate
+	// for 127.0.0.1 from a CA of the test's own, its files polled every
+	// 20 ms.
+	TLS bool
 }
 
 // quietTessera silences Tessera's klog chatter in test output.
@@ -110,6 +130,9 @@ func NewLog(t testing.TB, opts Options) *Log {
 		t.Fatal(err)
 	}
 	lg := &Log{URL: "http://" + ln.Addr().String(), Origin: "127.0.0.1", Key: opts.Key, Dir: opts.Dir}
+	if opts.TLS {
+		lg.URL = "https://" + ln.Addr().String()
+	}
 	cfg := server.Config{
 		Storage: "file:" + opts.Dir, Init: true, AutoMigrate: true,
 		PublicURL: lg.URL, Origin: lg.Origin, Key: opts.Key,
@@ -138,6 +161,13 @@ func NewLog(t testing.TB, opts Options) *Log {
 		}
 		cfg.Witness = server.WitnessConfig{Policy: p, Timeout: opts.WitnessTimeout, FailClosed: opts.WitnessFailClosed}
 	}
+	if opts.TLS {
+		lg.CA = servingcerttest.NewCA(t)
+		dir := t.TempDir()
+		lg.TLSCert, lg.TLSKey = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+		lg.CA.Issue(t, 24*time.Hour).Write(t, lg.TLSCert, lg.TLSKey)
+		cfg.TLSCert, cfg.TLSKey, cfg.TLSPoll = lg.TLSCert, lg.TLSKey, 20*time.Millisecond
+	}
 	s, err := server.New(context.Background(), cfg)
 	if err != nil {
 		ln.Close()
@@ -152,7 +182,7 @@ func NewLog(t testing.TB, opts Options) *Log {
 		}
 	})
 	lg.Log, lg.LogID, lg.Registry, lg.Handler = s.Log(), s.Log().LogID(), s.Registry(), s.Handler()
-	lg.Keyless, lg.Index = s.Keyless(), s.Index()
+	lg.Keyless, lg.Index, lg.Server = s.Keyless(), s.Index(), s
 	return lg
 }
 

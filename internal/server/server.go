@@ -31,6 +31,7 @@ import (
 	"github.com/mosaiclog/mosaic/internal/diskspace"
 	"github.com/mosaiclog/mosaic/internal/entry"
 	"github.com/mosaiclog/mosaic/internal/index"
+	"github.com/mosaiclog/mosaic/internal/servingcert"
 	"github.com/mosaiclog/mosaic/internal/storage"
 	"github.com/mosaiclog/mosaic/internal/tlog"
 	"github.com/mosaiclog/mosaic/openapi"
@@ -76,8 +77,16 @@ type Config struct {
 	SearchPageBytes   int
 	SearchConcurrency int
 
+	// TLSCert and TLSKey, both or neither, are the PEM files of the
+	// certificate Serve serves HTTPS with (HTTP/2 and HTTP/1.1); without
+	// them it serves plain HTTP/1.1. The pair is read again every TLSPoll
+	// (zero: servingcert.DefaultPoll; negative: never) and on ReloadTLS,
+	// and replaced only by one that loads.
+	TLSCert, TLSKey string
+	TLSPoll         time.Duration
+
 	// MetricsApart serves /metrics only through ServeMetrics, not on the
-	// API listener.
+	// API listener (always plain HTTP).
 	MetricsApart bool
 	// ShutdownTimeout bounds Run's graceful shutdown.
 	ShutdownTimeout time.Duration
@@ -116,6 +125,7 @@ type Server struct {
 	stopIndex func()          // stops the index and closes its store; nil without
 	witnesses *tlog.Witnesses // the main log's; nil when not witnessed
 	keyless   *Keyless
+	cert      *servingcert.Cert // nil without TLS; watched until logCtx ends
 	metrics   *api.Metrics
 	handler   http.Handler
 
@@ -156,6 +166,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 // build opens the store, the main log, the index and the keyless services,
 // and the HTTP handler over them. What it started is in s for teardown.
 func (s *Server) build(ctx context.Context) error {
+	if err := s.loadTLS(); err != nil {
+		return err
+	}
 	var err error
 	s.store, err = storage.Open(ctx, s.cfg.Storage, storage.Options{
 		AutoMigrate: s.cfg.AutoMigrate, Create: s.cfg.Init, Logger: s.logger,
@@ -178,6 +191,25 @@ func (s *Server) build(ctx context.Context) error {
 		return err
 	}
 	s.handler = s.newHandler(main.log)
+	return nil
+}
+
+// loadTLS loads the serving certificate, if any, and watches its files.
+func (s *Server) loadTLS() error {
+	if (s.cfg.TLSCert == "") != (s.cfg.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together: give both files, or neither to serve plain HTTP")
+	}
+	if s.cfg.TLSCert == "" {
+		return nil
+	}
+	m := servingcert.NewMetrics()
+	cert, err := servingcert.Load(s.cfg.TLSCert, s.cfg.TLSKey, s.logger, m)
+	if err != nil {
+		return err
+	}
+	s.reg.MustRegister(m.Collectors()...)
+	s.cert = cert
+	go cert.Watch(s.logCtx, s.cfg.TLSPoll)
 	return nil
 }
 
@@ -251,8 +283,27 @@ func (s *Server) Registry() *prometheus.Registry { return s.reg }
 
 // Serve serves the API on ln, holding at most ConnLimits.MaxConnections
 // connections, until Shutdown; it returns nil once Shutdown has begun.
+// With a TLS certificate it serves HTTPS, HTTP/2 or HTTP/1.1 as the client
+// negotiates.
 func (s *Server) Serve(ln net.Listener) error {
-	return s.serve(api.LimitListener(ln, s.cfg.ConnLimits.MaxConnections, s.metrics), s.handler)
+	max := s.cfg.ConnLimits.MaxConnections
+	if s.cert != nil {
+		return s.serve(api.LimitListenerTLS(ln, max, s.metrics, s.cert.TLSConfig()), s.handler)
+	}
+	return s.serve(api.LimitListener(ln, max, s.metrics), s.handler)
+}
+
+// TLS reports whether Serve serves HTTPS.
+func (s *Server) TLS() bool { return s.cert != nil }
+
+// ReloadTLS reads the certificate files again (mosaicd calls it on SIGHUP)
+// and serves the new pair from the next handshake on; on error the pair
+// served stays as it was. Without TLS it does nothing.
+func (s *Server) ReloadTLS() error {
+	if s.cert == nil {
+		return nil
+	}
+	return s.cert.Reload()
 }
 
 // ServeMetrics serves /metrics alone on ln until Shutdown, for a

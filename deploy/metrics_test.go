@@ -22,7 +22,8 @@ import (
 // TestMetricNames requires every mosaic_* metric that the alert rules and
 // the Grafana dashboard use to be one a running mosaicd exposes: a
 // PostgreSQL log with the keyless services, the search index and a real
-// witness, and an embedded (file) log for the disk metrics, each driven
+// witness, and an embedded (file) log served over TLS for the disk and
+// certificate metrics, each driven
 // through adds, a duplicate, refusals, a pushback and /readyz so that
 // labelled series exist.
 func TestMetricNames(t *testing.T) {
@@ -52,11 +53,11 @@ func TestMetricNames(t *testing.T) {
 	w.AddLog("127.0.0.1", vkey)
 	pg := mosaictest.NewLog(t, mosaictest.Options{Store: "postgres", Key: key, Keyless: true, Index: true,
 		MaxInflightAdds: 1, WitnessPolicy: w.PolicyLine("w1") + "\nquorum w1\n"})
-	file := mosaictest.NewLog(t, mosaictest.Options{Index: true})
+	file := mosaictest.NewLog(t, mosaictest.Options{Index: true, TLS: true})
 	exposed := map[string]bool{}
 	for _, l := range []*mosaictest.Log{pg, file} {
 		exercise(t, l)
-		for n := range scrape(t, l.URL) {
+		for n := range scrape(t, l) {
 			exposed[n] = true
 		}
 	}
@@ -78,7 +79,7 @@ func TestMetricNames(t *testing.T) {
 func exercise(t *testing.T, l *mosaictest.Log) {
 	s := mosaictest.NewSigner(t, mosaictest.ECDSAP256)
 	post := func(path string, body []byte) int {
-		resp, err := http.Post(l.URL+path, "application/json", bytes.NewReader(body))
+		resp, err := l.HTTPClient().Post(l.URL+path, "application/json", bytes.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,7 +99,7 @@ func exercise(t *testing.T, l *mosaictest.Log) {
 		wg.Go(func() { post("/api/v2/log/entries", s.Request(t, fmt.Appendf(nil, "artifact %d", i+1))) })
 	}
 	wg.Wait()
-	resp, err := http.Get(l.URL + "/readyz")
+	resp, err := l.HTTPClient().Get(l.URL + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,8 +108,8 @@ func exercise(t *testing.T, l *mosaictest.Log) {
 
 // scrape returns the metric names l's /metrics exposes, histograms' and
 // summaries' series names included.
-func scrape(t *testing.T, url string) map[string]bool {
-	resp, err := http.Get(url + "/metrics")
+func scrape(t *testing.T, l *mosaictest.Log) map[string]bool {
+	resp, err := l.HTTPClient().Get(l.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

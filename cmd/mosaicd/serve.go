@@ -18,6 +18,7 @@ import (
 	"github.com/mosaiclog/mosaic/internal/entry"
 	"github.com/mosaiclog/mosaic/internal/outage"
 	"github.com/mosaiclog/mosaic/internal/server"
+	"github.com/mosaiclog/mosaic/internal/servingcert"
 	"github.com/mosaiclog/mosaic/internal/storage"
 	"github.com/mosaiclog/mosaic/internal/tlog"
 	"github.com/mosaiclog/mosaic/pkg/note"
@@ -57,6 +58,7 @@ type serveConfig struct {
 	witness                witnessConfig
 	checkpointRecord       string
 	gc                     gcConfig
+	tls                    tlsConfig
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
@@ -65,7 +67,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:3000", "address to serve HTTP on")
 	fs.StringVar(&c.metricsListen, "metrics-listen", "", "separate address for /metrics (default: serve it on --listen)")
 	storageFlag(fs, &c.storage)
-	fs.StringVar(&c.publicURL, "public-url", "", "the log's public base URL (default: http://<the address listened on>)")
+	fs.StringVar(&c.publicURL, "public-url", "", "the log's public base URL (default: http://<the address listened on>, https:// with --tls-cert)")
 	fs.StringVar(&c.origin, "origin", "", "checkpoint origin (default: the hostname of --public-url, as sigstore-go derives it)")
 	fs.StringVar(&c.signingKey, "signing-key", "", "checkpoint signing key, PKCS#8 PEM (default with file: storage: DIR/.mosaic/signing-key.pem, created if missing)")
 	fs.DurationVar(&c.checkpointInterval, "checkpoint-interval", 100*time.Millisecond, "least time between published checkpoints (at least 100ms with file: storage, 10ms with PostgreSQL)")
@@ -109,11 +111,15 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	keylessFlags(fs, &c.keyless)
 	witnessFlags(fs, &c.witness)
 	gcFlags(fs, &c.gc)
+	tlsFlags(fs, &c.tls)
 	if err := parseWithEnv(fs, args); err != nil {
 		return nil, err
 	}
 	if err := c.checkRanges(); err != nil {
 		return nil, err
+	}
+	if (c.tls.cert == "") != (c.tls.key == "") {
+		return nil, usageError{errors.New("--tls-cert and --tls-key go together: give both files, or neither to serve plain HTTP")}
 	}
 	c.publicURL = strings.TrimRight(c.publicURL, "/")
 	if err := c.gc.resolve(); err != nil {
@@ -132,7 +138,7 @@ func (c *serveConfig) checkRanges() error {
 	if !storage.IsPostgres(c.storage) {
 		minInterval = 100 * time.Millisecond // Tessera's POSIX driver refuses less
 	}
-	return checkRanges(append(c.witness.rangeChecks(),
+	return checkRanges(append(c.witness.rangeChecks(), c.tls.rangeCheck(),
 		durationIn("checkpoint-interval", c.checkpointInterval, minInterval, time.Hour),
 		durationIn("checkpoint-republish-interval", c.republishInterval, max(c.checkpointInterval, time.Second), 24*time.Hour),
 		intIn("batch-max-size", c.batchMaxSize, 1, 1<<16),
@@ -186,7 +192,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer ln.Close()
 	if cfg.publicURL == "" {
-		cfg.publicURL = "http://" + ln.Addr().String()
+		cfg.publicURL = cfg.tls.scheme() + "://" + ln.Addr().String()
 	}
 	sc, err := cfg.serverConfig(create, logger)
 	if err != nil {
@@ -198,7 +204,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	logger.Info("serving", "listen", ln.Addr().String(), "public_url", cfg.publicURL,
 		"origin", sc.Origin, "storage", storage.Redact(cfg.storage))
-	fmt.Fprintf(stdout, "mosaicd serving %s on http://%s (origin %s)\n", cfg.publicURL, ln.Addr(), sc.Origin)
+	reloadOnHangup(ctx, srv, logger)
+	fmt.Fprintf(stdout, "mosaicd serving %s on %s://%s (origin %s)\n", cfg.publicURL, cfg.tls.scheme(), ln.Addr(), sc.Origin)
 	return srv.Run(ctx, ln, metricsLn)
 }
 
@@ -252,6 +259,13 @@ func (c *serveConfig) serverConfig(create bool, logger *slog.Logger) (server.Con
 	if err != nil {
 		return server.Config{}, err
 	}
+	// The server loads the pair again; checking it here refuses a bad one
+	// before a new log's key is created.
+	if c.tls.cert != "" {
+		if _, err := servingcert.Load(c.tls.cert, c.tls.key, nil, nil); err != nil {
+			return server.Config{}, err
+		}
+	}
 	key, err := loadOrCreateKey(c, logger)
 	if err != nil {
 		return server.Config{}, err
@@ -272,6 +286,7 @@ func (c *serveConfig) serverConfig(create bool, logger *slog.Logger) (server.Con
 		SearchConcurrency: c.searchConcurrency, MetricsApart: c.metricsListen != "",
 		ShutdownTimeout: c.shutdownTimeout, Keyless: keyless, Witness: witness, Logger: logger, Registry: reg,
 		CheckpointRecord: checkpointRecordPath(c.checkpointRecord, c.storage, logger),
+		TLSCert:          c.tls.cert, TLSKey: c.tls.key, TLSPoll: c.tls.serverPoll(),
 	}, nil
 }
 

@@ -71,7 +71,7 @@ func startServe(t *testing.T, args ...string) (baseURL string, stop func() (stri
 	deadline := time.After(60 * time.Second)
 	for {
 		out := stdout.String()
-		if i := strings.Index(out, " on http://"); strings.Contains(out, "mosaicd serving") && i >= 0 {
+		if i := strings.Index(out, " on http"); strings.Contains(out, "mosaicd serving") && i >= 0 {
 			addr, _, _ := strings.Cut(out[i+len(" on "):], " ")
 			return addr, stop, nil
 		}

@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -96,6 +98,10 @@ func Open(ctx context.Context, cfg Config) (*Bucket, error) {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
 		o.UsePathStyle = cfg.PathStyle
+		// The SDK's retry quota would, after an outage of the object store,
+		// refuse requests for a while after it came back; integration
+		// retries with its own backoff.
+		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) { so.RateLimiter = ratelimit.None })
 		// Checksums on every request are optional for S3-compatible servers,
 		// and some refuse the newer ones.
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired

@@ -1,7 +1,17 @@
 package postgres_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/transparency-dev/formats/log"
+	"github.com/transparency-dev/tessera/api"
+	"github.com/transparency-dev/tessera/api/layout"
 	"testing"
 
 	"github.com/transparency-dev/tessera"
@@ -35,3 +45,141 @@ func TestConformanceObjects(t *testing.T) {
 }
 
 var _ postgres.Objects = (*bucket.Bucket)(nil)
+
+// TestObjectsReadsWithoutDatabase proves that with Config.Objects every
+// read of the log (checkpoint, every tile and every entry bundle) is served
+// with PostgreSQL stopped, by a frontend that never read them before (cold
+// cache), while a store without objects cannot read its checkpoint then.
+func TestObjectsReadsWithoutDatabase(t *testing.T) {
+	cluster := pgtest.NewCluster(t)
+	url := cluster.CreateDatabase("objects")
+	plainURL := cluster.CreateDatabase("plain")
+	_, b := newBucket(t)
+	key := newLogKey(t)
+	withObjects := func(c *postgres.Config) { c.Objects = b }
+	writer := startFrontend(t, newStore(t, url, withObjects), key, tessera.NewAppendOptions().WithBatching(64, 10*time.Millisecond))
+	ctx := context.Background()
+	const n = 700 // two full bundles and a partial one; a level-1 tile
+	ref := storagetest.NewReferenceTree()
+	futures := make([]tessera.IndexFuture, n)
+	entries := make([][]byte, n)
+	for i := range n {
+		entries[i] = fmt.Appendf(nil, "entry %d", i)
+		futures[i] = writer.appender.Add(ctx, tessera.NewEntry(entries[i]))
+	}
+	for i, f := range futures {
+		idx, err := f()
+		if err != nil || idx.Index != uint64(i) {
+			t.Fatalf("entry %d: index %d, %v", i, idx.Index, err)
+		}
+		ref.AppendData(entries[i])
+	}
+	waitCheckpoint(t, writer.reader, key, n)
+	reader := newStore(t, url, withObjects)
+	plain := newStore(t, plainURL, nil)
+
+	cluster.Stop()
+	if _, err := plain.ReadCheckpoint(ctx); err == nil || errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a store without objects read its checkpoint with PostgreSQL stopped: %v", err)
+	}
+	raw, err := reader.ReadCheckpoint(ctx)
+	if err != nil {
+		t.Fatalf("ReadCheckpoint with PostgreSQL stopped: %v", err)
+	}
+	cp, _, _, err := log.ParseCheckpoint(raw, key.origin, key.verifier)
+	if err != nil || cp.Size != n || !bytes.Equal(cp.Hash, ref.Root()) {
+		t.Fatalf("checkpoint %+v, %v; want size %d root %x", cp, err, n, ref.Root())
+	}
+	storagetest.CheckTiles(t, ctx, reader, ref)
+	for i := uint64(0); i*256 < n; i++ {
+		raw, err := reader.ReadEntryBundle(ctx, i, layout.PartialTileSize(0, i, n))
+		if err != nil {
+			t.Fatalf("ReadEntryBundle(%d) with PostgreSQL stopped: %v", i, err)
+		}
+		var eb api.EntryBundle
+		if err := eb.UnmarshalText(raw); err != nil {
+			t.Fatal(err)
+		}
+		for j, e := range eb.Entries {
+			if !bytes.Equal(e, entries[i*256+uint64(j)]) {
+				t.Fatalf("bundle %d entry %d = %q, want %q", i, j, e, entries[i*256+uint64(j)])
+			}
+		}
+	}
+	cluster.Start() // so that the stores close cleanly
+}
+
+// TestObjectStoreOutage stops the object store for 10 s while entries are
+// being added, then starts it again: every entry whose add was acknowledged
+// is in the log at its index once the log catches up, and the tree the
+// checkpoint commits to is the one its bundles make.
+func TestObjectStoreOutage(t *testing.T) {
+	srv, b := newBucket(t)
+	key := newLogKey(t)
+	fe := startFrontend(t, newStore(t, pgtest.NewDatabase(t), func(c *postgres.Config) { c.Objects = b }), key,
+		tessera.NewAppendOptions().WithBatching(64, 10*time.Millisecond))
+	ctx, cancel := context.WithCancel(context.Background())
+	var mu sync.Mutex
+	acked := map[uint64][]byte{}
+	var refused int
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ctx.Err() == nil; i++ {
+				data := fmt.Appendf(nil, "worker %d entry %d", w, i)
+				idx, err := fe.appender.Add(ctx, tessera.NewEntry(data))()
+				mu.Lock()
+				if err == nil {
+					acked[idx.Index] = data
+				} else {
+					refused++
+				}
+				mu.Unlock()
+				if err != nil {
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	time.Sleep(2 * time.Second)
+	srv.Stop()
+	time.Sleep(10 * time.Second) // the outage itself
+	srv.Restart()
+	time.Sleep(2 * time.Second)
+	cancel()
+	wg.Wait()
+	if len(acked) == 0 {
+		t.Fatal("no add was acknowledged")
+	}
+	var last uint64
+	for idx := range acked {
+		last = max(last, idx)
+	}
+	cp := waitCheckpoint(t, fe.reader, key, last+1)
+	ref := storagetest.NewReferenceTree()
+	bctx := context.Background()
+	for i := uint64(0); i*256 < cp.Size; i++ {
+		raw, err := fe.reader.ReadEntryBundle(bctx, i, layout.PartialTileSize(0, i, cp.Size))
+		if err != nil {
+			t.Fatalf("ReadEntryBundle(%d): %v", i, err)
+		}
+		var eb api.EntryBundle
+		if err := eb.UnmarshalText(raw); err != nil {
+			t.Fatal(err)
+		}
+		for j, e := range eb.Entries {
+			idx := i*256 + uint64(j)
+			if want, ok := acked[idx]; ok && !bytes.Equal(e, want) {
+				t.Fatalf("entry %d = %q, but its add was acknowledged for %q", idx, e, want)
+			}
+			ref.AppendData(e)
+		}
+	}
+	if ref.Size() != cp.Size || !bytes.Equal(ref.Root(), cp.Hash) {
+		t.Fatalf("bundles make a tree of size %d root %x; checkpoint says size %d root %x", ref.Size(), ref.Root(), cp.Size, cp.Hash)
+	}
+	storagetest.CheckTiles(t, bctx, fe.reader, ref)
+	t.Logf("%d adds acknowledged, %d refused or failed during the outage; checkpoint size %d", len(acked), refused, cp.Size)
+}

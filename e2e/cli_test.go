@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,12 +19,13 @@ import (
 )
 
 // mosaicCLI runs the mosaic binary in dir and returns its exit code,
-// stdout and stderr.
+// stdout and stderr. Its environment is the test's plus env, with the
+// verifier state under a directory of the test's own (stateHome).
 func mosaicCLI(t *testing.T, dir string, env []string, args ...string) (int, string, string) {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(binDir, "mosaic"), args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(cliEnv(t), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -34,6 +36,29 @@ func mosaicCLI(t *testing.T, dir string, env []string, args ...string) (int, str
 		t.Fatal(err)
 	}
 	return code, stdout.String(), stderr.String()
+}
+
+// stateHomes holds each test's XDG_STATE_HOME, by *testing.T.
+var stateHomes sync.Map
+
+// stateHome is the test's XDG_STATE_HOME: the CLI keeps its verifier state
+// there (mosaic verify, mosaic monitor), never in the real home directory.
+func stateHome(t *testing.T) string {
+	t.Helper()
+	if d, ok := stateHomes.Load(t); ok {
+		return d.(string)
+	}
+	d := t.TempDir()
+	stateHomes.Store(t, d)
+	t.Cleanup(func() { stateHomes.Delete(t) })
+	return d
+}
+
+// cliEnv is the environment the CLI runs in: the test's, with the test's
+// own XDG_STATE_HOME.
+func cliEnv(t *testing.T) []string {
+	t.Helper()
+	return append(os.Environ(), "XDG_STATE_HOME="+stateHome(t))
 }
 
 func fetchTo(t *testing.T, url, path string) []byte {
@@ -237,7 +262,7 @@ func TestCLIMonitorAlertsOnSigning(t *testing.T) {
 	write(t, dir, "watch.yaml", "identities:\n  - san: alice@example.com\n    issuer: "+s.URL+"/dev-oidc\n")
 	mon := exec.Command(filepath.Join(binDir, "mosaic"), "monitor", "--url", s.URL, "--trusted-root", root,
 		"--state", "monitor.json", "--watch", "watch.yaml", "--certlog", "--interval", "100ms")
-	mon.Dir = dir
+	mon.Dir, mon.Env = dir, cliEnv(t)
 	stdout, err := mon.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -389,7 +389,8 @@ func copyWorkTree(t *testing.T, src, dst string) {
 }
 
 // readmeEnv is the environment of a newcomer's shell: this one without
-// Mosaic's and Sigstore's variables, libpq's, GOPATH and GOBIN, with a fresh
+// Mosaic's and Sigstore's variables, libpq's, GOPATH, GOBIN and
+// XDG_STATE_HOME (so mosaic's verifier state is kept in the fresh home), with a fresh
 // HOME and GOPATH under work (so make install installs there), Go's caches
 // and settings kept (a fresh clone, not a fresh machine: GOCACHE, GOMODCACHE
 // and GOENV as they were before HOME moved), and PGPORT naming the private
@@ -419,7 +420,7 @@ func readmeEnv(t *testing.T, work string, pg *pgtest.Cluster) []string {
 	}
 	// Set below, or what a newcomer's shell would not have (make's variables
 	// come from make test).
-	drop := map[string]bool{"HOME": true, "GOPATH": true, "GOBIN": true, "GOCACHE": true, "GOMODCACHE": true,
+	drop := map[string]bool{"HOME": true, "XDG_STATE_HOME": true, "GOPATH": true, "GOBIN": true, "GOCACHE": true, "GOMODCACHE": true,
 		"GOENV": true, "PATH": true, "CDPATH": true, "BASH_ENV": true, "ENV": true, "MAKEFLAGS": true, "MFLAGS": true, "MAKELEVEL": true}
 	var env []string
 	for _, kv := range os.Environ() {

@@ -4,6 +4,9 @@
 //	mosaicd keygen  write a checkpoint signing key
 //	mosaicd migrate apply pending PostgreSQL schema migrations
 //	mosaicd ca init create the keys and certificates of a private keyless deployment
+//	mosaicd backup  copy a log (while it is served) into a backup directory
+//	mosaicd restore restore a backup into a new, empty store
+//	mosaicd import  copy any tlog-tiles log over HTTP into a new, empty store
 //	mosaicd version the module version, VCS revision and Go version it was built with
 //
 // Every flag has an environment equivalent: --listen is MOSAIC_LISTEN, and
@@ -34,13 +37,18 @@ commands:
   migrate  apply pending PostgreSQL schema migrations
   ca init  create the CA, TSA and certificate-log keys and certificates for
            keyless signing (then: mosaicd serve --keyless-dir DIR)
+  backup   copy a log, while it is served, into a backup directory
+           (tlog-tiles files and a manifest; checked with fsck)
+  restore  restore a backup into a new, empty store (file:DIR or PostgreSQL)
+  import   copy any tlog-tiles log over HTTP, checked against its key,
+           into a new, empty store (also moves a log between stores)
   version  print the version, VCS revision and Go version (also --version)
 
 Run 'mosaicd <command> --help' for the command's flags.
 `
 
 // commands are the names run knows, for suggestions.
-var commands = []string{"serve", "keygen", "migrate", "ca", "version", "help"}
+var commands = []string{"serve", "keygen", "migrate", "ca", "backup", "restore", "import", "version", "help"}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -63,6 +71,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = keygen(args[1:], stdout, stderr)
 	case "migrate":
 		err = migrate(ctx, args[1:], stdout, stderr)
+	case "backup":
+		err = backupCmd(ctx, args[1:], stdout, stderr)
+	case "restore":
+		err = restoreCmd(ctx, args[1:], stdout, stderr)
+	case "import":
+		err = importCmd(ctx, args[1:], stdout, stderr)
 	case "ca":
 		if len(args) < 2 || args[1] != "init" {
 			fmt.Fprintf(stderr, "mosaicd ca: want 'mosaicd ca init --dir DIR'\n")

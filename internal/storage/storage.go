@@ -66,6 +66,16 @@ type Backend interface {
 	Space() *diskspace.Watcher
 	// Kind names the backend for logs and metrics ("posix", "postgres").
 	Kind() string
+	// Resources reads the log's published checkpoint, tiles and bundles
+	// straight from the store, with or without a server on it (copy.go).
+	Resources() Resources
+	// Identity is the identity the log recorded, if any (ok false).
+	Identity(ctx context.Context) (id Identity, ok bool, err error)
+	// Empty reports whether the log holds nothing yet (no entry, no
+	// checkpoint, no identity): what Import requires.
+	Empty(ctx context.Context) (bool, error)
+	// importLog is Import's work on the backend.
+	importLog(ctx context.Context, src ImportSource) error
 	// Close releases the log's resources (not the store's).
 	Close() error
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // RecordIdentity records origin and publicKey as the log's identity if the
@@ -33,4 +35,20 @@ func (s *Store) RecordIdentity(ctx context.Context, origin string, publicKey []b
 		return "", nil, fmt.Errorf("reading recorded log identity: %w", err)
 	}
 	return recOrigin, recKey, nil
+}
+
+// Identity returns the log's recorded identity, or ok == false when none
+// is recorded yet.
+func (s *Store) Identity(ctx context.Context) (origin string, publicKey []byte, ok bool, err error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	err = s.pool.QueryRow(ctx, `SELECT origin, public_key FROM log_identity WHERE log_id = $1`, s.cfg.LogID).
+		Scan(&origin, &publicKey)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil, false, nil
+	}
+	if err != nil {
+		return "", nil, false, fmt.Errorf("reading recorded log identity: %w", err)
+	}
+	return origin, publicKey, true, nil
 }

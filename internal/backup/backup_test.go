@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -241,4 +242,13 @@ func TestBackupRefusals(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "holds no manifest.json") {
 		t.Errorf("a restore from a directory that is no backup: %v", err)
 	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

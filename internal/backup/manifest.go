@@ -147,7 +147,7 @@ func ParseIdentity(vkey, origin string, publicKeyPEM []byte) (*Identity, error) 
 
 // vkeyEd25519 returns the Ed25519 key of a verifier key string.
 func vkeyEd25519(vkey string) (ed25519.PublicKey, error) {
-	parts := strings.Split(vkey, "+")
+	parts := strings.SplitN(vkey, "+", 3)
 	if len(parts) != 3 {
 		return nil, fmt.Errorf("verifier key %q: want <name>+<hash>+<key>", vkey)
 	}

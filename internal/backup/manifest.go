@@ -160,4 +160,3 @@ func vkeyEd25519(vkey string) (ed25519.PublicKey, error) {
 	}
 	return ed25519.PublicKey(k[1:]), nil
 }
-

@@ -46,6 +46,7 @@ type serveConfig struct {
 	addTimeout             time.Duration
 	duplicates             string
 	searchIndex            bool
+	explorer               bool
 	shutdownTimeout        time.Duration
 	logFormat, logLevel    string
 	autoMigrate            bool
@@ -95,6 +96,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.BoolVar(&c.init, "init", false, "create a new log when the --storage directory does not exist (the default ./mosaic-data is created without it); "+
 		"without it serve refuses, so that a mistyped directory does not become a new log with a new key")
 	fs.BoolVar(&c.autoMigrate, "auto-migrate", true, "apply pending PostgreSQL schema migrations at start (else refuse to start until 'mosaicd migrate' ran)")
+	fs.BoolVar(&c.explorer, "explorer", true, "serve the web explorer under / (log, entries verified in the browser, search, watch, consistency, bundle check)")
 	fs.BoolVar(&c.searchIndex, "search-index", true, "follow the log into a search index (POST /api/v2/log/search): PostgreSQL tables, or DIR/.mosaic/index with file: storage")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -282,7 +284,7 @@ func (c *serveConfig) serverConfig(create bool, logger *slog.Logger) (server.Con
 			MaxInflightAdds: c.maxInflightAdds,
 		},
 		Decoder: decoder, MaxRequestBytes: c.maxRequestBytes, AddTimeout: c.addTimeout, Duplicates: duplicates,
-		ConnLimits: c.conn, SearchIndex: c.searchIndex, SearchPageBytes: c.searchPageBytes,
+		ConnLimits: c.conn, SearchIndex: c.searchIndex, Explorer: c.explorer, SearchPageBytes: c.searchPageBytes,
 		SearchConcurrency: c.searchConcurrency, MetricsApart: c.metricsListen != "",
 		ShutdownTimeout: c.shutdownTimeout, Keyless: keyless, Witness: witness, Logger: logger, Registry: reg,
 		CheckpointRecord: checkpointRecordPath(c.checkpointRecord, c.storage, logger),

@@ -144,6 +144,7 @@ func NewLog(t testing.TB, opts Options) *Log {
 		},
 		Decoder: decoder(t, opts), MaxRequestBytes: opts.MaxRequestBytes, AddTimeout: opts.AddTimeout,
 		Duplicates: opts.Duplicates, SearchIndex: opts.Index, IndexPoll: 50 * time.Millisecond,
+		Explorer: true,
 	}
 	if opts.Store == "postgres" {
 		lg.DatabaseURL = pgtest.NewDatabase(t)

@@ -24,12 +24,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/mosaiclog/mosaic/internal/api"
 	"github.com/mosaiclog/mosaic/internal/diskspace"
 	"github.com/mosaiclog/mosaic/internal/entry"
+	"github.com/mosaiclog/mosaic/internal/explorer"
 	"github.com/mosaiclog/mosaic/internal/index"
 	"github.com/mosaiclog/mosaic/internal/servingcert"
 	"github.com/mosaiclog/mosaic/internal/storage"
@@ -85,6 +87,9 @@ type Config struct {
 	TLSCert, TLSKey string
 	TLSPoll         time.Duration
 
+	// Explorer serves the web explorer (internal/explorer) under "/".
+	Explorer bool
+
 	// MetricsApart serves /metrics only through ServeMetrics, not on the
 	// API listener (always plain HTTP).
 	MetricsApart bool
@@ -125,7 +130,8 @@ type Server struct {
 	stopIndex func()          // stops the index and closes its store; nil without
 	witnesses *tlog.Witnesses // the main log's; nil when not witnessed
 	keyless   *Keyless
-	cert      *servingcert.Cert // nil without TLS; watched until logCtx ends
+	cert      *servingcert.Cert  // nil without TLS; watched until logCtx ends
+	explorer  *explorer.Explorer // nil without Config.Explorer
 	metrics   *api.Metrics
 	handler   http.Handler
 
@@ -190,6 +196,9 @@ func (s *Server) build(ctx context.Context) error {
 	if s.keyless, err = s.startKeyless(ctx); err != nil {
 		return err
 	}
+	if err := s.startExplorer(main); err != nil {
+		return err
+	}
 	s.handler = s.newHandler(main.log)
 	return nil
 }
@@ -210,6 +219,24 @@ func (s *Server) loadTLS() error {
 	s.reg.MustRegister(m.Collectors()...)
 	s.cert = cert
 	go cert.Watch(s.logCtx, s.cfg.TLSPoll)
+	return nil
+}
+
+// startExplorer builds the web explorer over the main log, its index and
+// witnesses, and samples the log's growth for it until the logs stop.
+func (s *Server) startExplorer(main *servedLog) error {
+	if !s.cfg.Explorer {
+		return nil
+	}
+	ex, err := explorer.New(explorer.Config{
+		Log: main.log, Index: s.index, Witnesses: s.witnesses,
+		CheckpointPublishedAt: main.backend.CheckpointPublishedAt, Logger: s.logger,
+	})
+	if err != nil {
+		return err
+	}
+	s.explorer = ex
+	go ex.Run(s.logCtx)
 	return nil
 }
 
@@ -242,13 +269,17 @@ func (s *Server) newHandler(main *tlog.Log) http.Handler {
 	if s.cfg.MetricsApart {
 		gatherer = nil
 	}
+	services := s.keyless.Mounts
+	if s.explorer != nil {
+		services = append(slices.Clip(services), s.explorer.Mount)
+	}
 	return api.NewHandler(api.Config{
 		Log: main, Decoder: s.cfg.Decoder, MaxRequestBytes: s.cfg.MaxRequestBytes,
 		AddTimeout: s.cfg.AddTimeout, Duplicates: s.cfg.Duplicates, Ready: s.ready, Degraded: s.degraded,
 		Gatherer: gatherer, OpenAPI: openapi.Spec, Metrics: s.metrics, Logger: s.logger,
 		ConnLimits: s.cfg.ConnLimits, SearchPageBytes: s.cfg.SearchPageBytes,
 		SearchConcurrency: s.cfg.SearchConcurrency, Index: s.index,
-		CertLog: s.keyless.CertLog, Services: s.keyless.Mounts,
+		CertLog: s.keyless.CertLog, Services: services,
 	})
 }
 

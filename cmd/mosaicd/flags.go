@@ -55,3 +55,36 @@ func parseWithEnv(fs *flag.FlagSet, args []string) error {
 	})
 	return err
 }
+
+// applyConfigFile reads the configuration file at path, if any, and sets
+// from it each flag of fs that neither the command line nor the
+// environment set. Every key and value is checked, also those a flag or
+// variable overrides: scratch returns a fresh flag set of the same
+// command to try them on.
+func applyConfigFile(fs *flag.FlagSet, path string, scratch func() *flag.FlagSet) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return usageError{fmt.Errorf("--config: %w", err)}
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, cmdline.MaxConfigBytes+1))
+	if err != nil {
+		return usageError{fmt.Errorf("--config: reading %s: %w", path, err)}
+	}
+	cf, err := cmdline.ParseConfig(path, data, fs, "config")
+	if err != nil {
+		return usageError{err}
+	}
+	if err := cf.Apply(scratch(), nil); err != nil {
+		return usageError{err}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := cf.Apply(fs, func(name string) bool { return set[name] }); err != nil {
+		return usageError{err}
+	}
+	return nil
+}

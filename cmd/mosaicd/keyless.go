@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mosaiclog/mosaic/internal/cmdline"
 	"github.com/mosaiclog/mosaic/internal/oidc"
 	"github.com/mosaiclog/mosaic/internal/pki"
 	"github.com/mosaiclog/mosaic/internal/server"
@@ -33,7 +34,7 @@ func keylessFlags(fs *flag.FlagSet, c *keylessConfig) {
 	fs.StringVar(&c.ctlogKey, "ctlog-key", "", "CA: ECDSA P-256 key, PEM, mode 0600, of the certificate log that every issued certificate is appended to and whose SCT it embeds")
 	fs.StringVar(&c.tsaChain, "tsa-chain", "", "TSA: timestamping certificate then its parents up to the root, PEM (enables /api/v1/timestamp)")
 	fs.StringVar(&c.tsaKey, "tsa-key", "", "TSA: the timestamping key, PEM, mode 0600")
-	fs.Func("oidc-issuer", "CA: accepted OIDC issuer, repeatable: URL[,client-id=ID][,type=email|uri|username][,domain=D] (environment: several separated by spaces)", func(s string) error {
+	fs.Var(cmdline.Repeatable(func(s string) error {
 		for _, spec := range strings.Fields(s) {
 			if _, err := oidc.ParseIssuer(spec); err != nil {
 				return err
@@ -41,7 +42,8 @@ func keylessFlags(fs *flag.FlagSet, c *keylessConfig) {
 			c.oidcIssuers = append(c.oidcIssuers, spec)
 		}
 		return nil
-	})
+	}), "oidc-issuer", "CA: accepted OIDC issuer, repeatable: URL[,client-id=ID][,type=email|uri|username][,domain=D] "+
+		"(environment: several separated by spaces; configuration file: a list)")
 	fs.BoolVar(&c.devOIDC, "dev-oidc", false, "INSECURE, demos and tests only: serve a development OIDC issuer under /dev-oidc that mints tokens for any identity, and accept its tokens")
 }
 

@@ -10,8 +10,9 @@
 //	mosaicd version the module version, VCS revision and Go version it was built with
 //
 // Every flag has an environment equivalent: --listen is MOSAIC_LISTEN, and
-// so on (upper case, dashes as underscores, MOSAIC_ prefix). A flag given on
-// the command line wins over the environment.
+// so on (upper case, dashes as underscores, MOSAIC_ prefix). serve's flags
+// are also keys of its --config file (listen: 127.0.0.1:3000). A flag given
+// on the command line wins over the environment, which wins over the file.
 package main
 
 import (

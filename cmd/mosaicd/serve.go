@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -60,11 +61,27 @@ type serveConfig struct {
 	checkpointRecord       string
 	gc                     gcConfig
 	tls                    tlsConfig
+	configFile             string
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	c := &serveConfig{}
+	fs := serveFlags(c, stderr)
+	if err := parseWithEnv(fs, args); err != nil {
+		return nil, err
+	}
+	if err := applyConfigFile(fs, c.configFile, func() *flag.FlagSet { return serveFlags(&serveConfig{}, io.Discard) }); err != nil {
+		return nil, err
+	}
+	return c.check()
+}
+
+// serveFlags defines every serve flag on a new flag set, storing into c.
+// The configuration file's keys are these flags' names.
+func serveFlags(c *serveConfig, stderr io.Writer) *flag.FlagSet {
 	fs := newFlagSet("serve", stderr)
+	fs.StringVar(&c.configFile, "config", "", "YAML file of settings, one key per flag (storage: file:/var/lib/mosaic); "+
+		"a flag on the command line, then its environment variable, wins over the file")
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:3000", "address to serve HTTP on")
 	fs.StringVar(&c.metricsListen, "metrics-listen", "", "separate address for /metrics (default: serve it on --listen)")
 	storageFlag(fs, &c.storage)
@@ -114,9 +131,12 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	witnessFlags(fs, &c.witness)
 	gcFlags(fs, &c.gc)
 	tlsFlags(fs, &c.tls)
-	if err := parseWithEnv(fs, args); err != nil {
-		return nil, err
-	}
+	return fs
+}
+
+// check refuses settings out of range or that do not go together, and
+// resolves those derived from others.
+func (c *serveConfig) check() (*serveConfig, error) {
 	if err := c.checkRanges(); err != nil {
 		return nil, err
 	}

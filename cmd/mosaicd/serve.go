@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/mosaiclog/mosaic/internal/server"
 	"github.com/mosaiclog/mosaic/internal/servingcert"
 	"github.com/mosaiclog/mosaic/internal/storage"
+	"github.com/mosaiclog/mosaic/internal/storage/bucket"
 	"github.com/mosaiclog/mosaic/internal/tlog"
 	"github.com/mosaiclog/mosaic/pkg/note"
 	"github.com/prometheus/client_golang/prometheus"
@@ -62,6 +64,29 @@ type serveConfig struct {
 	gc                     gcConfig
 	tls                    tlsConfig
 	configFile             string
+	tiles, tilesPublicURL  string
+}
+
+// checkTiles refuses --tiles without PostgreSQL storage or with a bad
+// URL, and --tiles-public-url without --tiles or not http(s).
+func (c *serveConfig) checkTiles() error {
+	if c.tilesPublicURL != "" {
+		u, err := url.Parse(c.tilesPublicURL)
+		switch {
+		case c.tiles == "":
+			return errors.New("--tiles-public-url needs --tiles: it is where the bucket's objects are served")
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			return fmt.Errorf("--tiles-public-url %q: want http(s)://HOST[/PATH]", c.tilesPublicURL)
+		}
+	}
+	if c.tiles == "" {
+		return nil
+	}
+	if !storage.IsPostgres(c.storage) {
+		return errors.New("--tiles needs PostgreSQL storage (--storage postgres://...)")
+	}
+	_, err := bucket.ParseURL(c.tiles)
+	return err
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
@@ -85,6 +110,9 @@ func serveFlags(c *serveConfig, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:3000", "address to serve HTTP on")
 	fs.StringVar(&c.metricsListen, "metrics-listen", "", "separate address for /metrics (default: serve it on --listen)")
 	storageFlag(fs, &c.storage)
+	fs.StringVar(&c.tiles, "tiles", "", "with PostgreSQL storage: keep tiles, entry bundles and checkpoints in an S3-compatible bucket, "+
+		"s3://BUCKET/PREFIX?endpoint=URL&region=R (credentials from the AWS environment or config files); PostgreSQL then only coordinates")
+	fs.StringVar(&c.tilesPublicURL, "tiles-public-url", "", "with --tiles: redirect checkpoint and tile reads to this public base URL of the bucket (or a CDN in front of it)")
 	fs.StringVar(&c.publicURL, "public-url", "", "the log's public base URL (default: http://<the address listened on>, https:// with --tls-cert)")
 	fs.StringVar(&c.origin, "origin", "", "checkpoint origin (default: the hostname of --public-url, as sigstore-go derives it)")
 	fs.StringVar(&c.signingKey, "signing-key", "", "checkpoint signing key, PKCS#8 PEM (default with file: storage: DIR/.mosaic/signing-key.pem, created if missing)")
@@ -144,6 +172,9 @@ func (c *serveConfig) check() (*serveConfig, error) {
 		return nil, usageError{errors.New("--tls-cert and --tls-key go together: give both files, or neither to serve plain HTTP")}
 	}
 	c.publicURL = strings.TrimRight(c.publicURL, "/")
+	if err := c.checkTiles(); err != nil {
+		return nil, usageError{err}
+	}
 	if err := c.gc.resolve(); err != nil {
 		return nil, err
 	}
@@ -296,6 +327,7 @@ func (c *serveConfig) serverConfig(create bool, logger *slog.Logger) (server.Con
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
 	return server.Config{
 		Storage: c.storage, Init: create, AutoMigrate: c.autoMigrate, DiskReserve: c.diskReserve,
+		Tiles: c.tiles, TilesPublicURL: c.tilesPublicURL,
 		PublicURL: c.publicURL, Origin: origin, Key: key,
 		Log: tlog.Config{
 			BatchMaxSize: c.batchMaxSize, BatchMaxAge: c.batchMaxAge,

@@ -49,6 +49,11 @@ type Config struct {
 	// precertificate to; its checkpoint and tiles are served under
 	// /api/v2/certlog.
 	CertLog *tlog.Log
+	// TilesPublicURL, when set, is a public base URL holding the logs'
+	// checkpoints and tiles (a bucket or a CDN, see --tiles): the tlog-tiles
+	// routes redirect there instead of reading them. The certificate log's
+	// are under TilesPublicURL/certlog.
+	TilesPublicURL string
 	// Services mount further routes (CA, TSA, development OIDC issuer,
 	// client configuration) on the same router, behind the same metrics
 	// and panic recovery.

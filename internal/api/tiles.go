@@ -14,21 +14,51 @@ const immutable = "public, max-age=31536000, immutable"
 
 // checkpoint serves the latest published checkpoint (C2SP tlog-tiles).
 func (s *server) checkpoint(w http.ResponseWriter, r *http.Request) {
+	if s.redirectTiles(w, r, "", "checkpoint") {
+		return
+	}
 	s.serveCheckpoint(w, r, s.cfg.Log)
 }
 
 // tile serves /api/v2/tile/<L>/<N>[.p/<W>] and /api/v2/tile/entries/<N>[.p/<W>].
 func (s *server) tile(w http.ResponseWriter, r *http.Request) {
+	if s.redirectTiles(w, r, "", "tile/"+chi.URLParam(r, "*")) {
+		return
+	}
 	s.serveTile(w, r, s.cfg.Log)
+}
+
+// redirectTiles sends a tlog-tiles read to TilesPublicURL, when set, and
+// reports whether it did. Tile paths are checked first: only canonical
+// ones are redirected.
+func (s *server) redirectTiles(w http.ResponseWriter, r *http.Request, prefix, path string) bool {
+	if s.cfg.TilesPublicURL == "" {
+		return false
+	}
+	if rest, ok := strings.CutPrefix(path, "tile/"); ok {
+		if _, err := parseTilePath(rest); err != nil {
+			writeError(w, http.StatusBadRequest, "malformed tile path %q: %v", path, err)
+			return true
+		}
+	}
+	w.Header().Set("Cache-Control", "public, max-age=1")
+	http.Redirect(w, r, strings.TrimRight(s.cfg.TilesPublicURL, "/")+"/"+prefix+path, http.StatusFound)
+	return true
 }
 
 // certLogCheckpoint and certLogTile serve the certificate log under
 // /api/v2/certlog with the same layout as the main log.
 func (s *server) certLogCheckpoint(w http.ResponseWriter, r *http.Request) {
+	if s.redirectTiles(w, r, "certlog/", "checkpoint") {
+		return
+	}
 	s.serveCheckpoint(w, r, s.cfg.CertLog)
 }
 
 func (s *server) certLogTile(w http.ResponseWriter, r *http.Request) {
+	if s.redirectTiles(w, r, "certlog/", "tile/"+chi.URLParam(r, "*")) {
+		return
+	}
 	s.serveTile(w, r, s.cfg.CertLog)
 }
 

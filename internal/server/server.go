@@ -51,6 +51,12 @@ type Config struct {
 	AutoMigrate bool
 	// DiskReserve is the free space a file store keeps (zero: the default).
 	DiskReserve diskspace.Reserve
+	// Tiles is an s3:// bucket URL for a PostgreSQL store's tiles, bundles
+	// and checkpoints (storage.Options.Tiles); "" keeps them in the store.
+	// TilesPublicURL, when set, is where readers are redirected for them
+	// (the bucket's or a CDN's public base URL).
+	Tiles          string
+	TilesPublicURL string
 
 	// PublicURL is the server's public base URL, without a trailing
 	// slash; Origin and Key are the main log's checkpoint origin and
@@ -178,7 +184,7 @@ func (s *Server) build(ctx context.Context) error {
 	var err error
 	s.store, err = storage.Open(ctx, s.cfg.Storage, storage.Options{
 		AutoMigrate: s.cfg.AutoMigrate, Create: s.cfg.Init, Logger: s.logger,
-		Registerer: s.reg, DiskReserve: s.cfg.DiskReserve,
+		Registerer: s.reg, DiskReserve: s.cfg.DiskReserve, Tiles: s.cfg.Tiles,
 	})
 	if err != nil {
 		return err
@@ -279,7 +285,7 @@ func (s *Server) newHandler(main *tlog.Log) http.Handler {
 		Gatherer: gatherer, OpenAPI: openapi.Spec, Metrics: s.metrics, Logger: s.logger,
 		ConnLimits: s.cfg.ConnLimits, SearchPageBytes: s.cfg.SearchPageBytes,
 		SearchConcurrency: s.cfg.SearchConcurrency, Index: s.index,
-		CertLog: s.keyless.CertLog, Services: services,
+		CertLog: s.keyless.CertLog, Services: services, TilesPublicURL: s.cfg.TilesPublicURL,
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/mosaiclog/mosaic/internal/diskspace"
+	"github.com/mosaiclog/mosaic/internal/storage/bucket"
 	"github.com/mosaiclog/mosaic/internal/storage/postgres"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/transparency-dev/tessera"
@@ -26,12 +27,19 @@ type pgBackend struct {
 var _ Backend = (*pgBackend)(nil)
 
 // openPostgres opens log id on the store's pool, whose schema Open checked.
-func openPostgres(ctx context.Context, pool *pgxpool.Pool, id string, lo LogOptions, opts Options, logger *slog.Logger) (Backend, error) {
-	s, err := postgres.New(ctx, postgres.Config{
+func openPostgres(ctx context.Context, pool *pgxpool.Pool, tiles *bucket.Bucket, id string, lo LogOptions, opts Options, logger *slog.Logger) (Backend, error) {
+	cfg := postgres.Config{
 		Pool: pool, SchemaChecked: true, LogID: id, Dedup: true, Identity: lo.Identity,
 		AutoMigrate: opts.AutoMigrate, Logger: logger, Metrics: postgresMetrics(id, opts.Registerer),
 		HTTPClient: lo.HTTPClient,
-	})
+	}
+	if tiles != nil {
+		if id != DefaultLogID {
+			tiles = tiles.Sub(id)
+		}
+		cfg.Objects = tiles
+	}
+	s, err := postgres.New(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("opening PostgreSQL log %q: %w", id, err)
 	}
@@ -97,6 +105,11 @@ type Options struct {
 	// DiskReserve is the free space a file store keeps: below it, writes
 	// are refused (zero: diskspace.DefaultReserve).
 	DiskReserve diskspace.Reserve
+	// Tiles, when set, is an s3:// URL (bucket.ParseURL): a PostgreSQL
+	// store's logs keep their tiles, entry bundles and checkpoints in that
+	// bucket, the main log under its prefix and any other log id under
+	// PREFIX/id. Refused with a file store.
+	Tiles string
 }
 
 // postgresMetrics creates log id's driver metrics, registered with reg if

@@ -28,6 +28,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/mosaiclog/mosaic/internal/diskspace"
+	"github.com/mosaiclog/mosaic/internal/storage/bucket"
 	"github.com/mosaiclog/mosaic/internal/storage/postgres"
 	"github.com/transparency-dev/tessera"
 )
@@ -160,6 +161,8 @@ type Store struct {
 	// both are immutable.
 	dir  string
 	pool *pgxpool.Pool
+	// tiles is the bucket of Options.Tiles, or nil; immutable.
+	tiles *bucket.Bucket
 }
 
 // Open opens the store named by spec: "file:DIR" (or a bare path) for the
@@ -170,12 +173,26 @@ func Open(ctx context.Context, spec string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	var tiles *bucket.Bucket
+	if opts.Tiles != "" {
+		if !IsPostgres(spec) {
+			return nil, errors.New("--tiles needs PostgreSQL storage (--storage postgres://...): " +
+				"the embedded store keeps its tiles in its own directory")
+		}
+		cfg, err := bucket.ParseURL(opts.Tiles)
+		if err != nil {
+			return nil, err
+		}
+		if tiles, err = bucket.Open(ctx, cfg); err != nil {
+			return nil, err
+		}
+	}
 	if IsPostgres(spec) {
 		pool, err := postgres.Connect(ctx, spec, opts.AutoMigrate, opts.Logger)
 		if err != nil {
 			return nil, fmt.Errorf("opening PostgreSQL store: %w", err)
 		}
-		return &Store{opts: opts, pool: pool}, nil
+		return &Store{opts: opts, pool: pool, tiles: tiles}, nil
 	}
 	if err := Check(spec, opts.Create); err != nil {
 		return nil, err
@@ -213,7 +230,7 @@ func (s *Store) OpenLog(ctx context.Context, id string, opts LogOptions) (Backen
 		logger = logger.With("log", id)
 	}
 	if s.pool != nil {
-		return openPostgres(ctx, s.pool, id, opts, s.opts, logger)
+		return openPostgres(ctx, s.pool, s.tiles, id, opts, s.opts, logger)
 	}
 	dir := s.dir
 	if id != DefaultLogID {

@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path"
 	"strings"
@@ -234,5 +233,5 @@ func notFound(err error) bool {
 		}
 	}
 	var re interface{ HTTPStatusCode() int }
-	return errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound
+	return errors.As(err, &re) && re.HTTPStatusCode() == 404
 }

@@ -9,9 +9,15 @@ import (
 	"sync"
 	"time"
 
+	"net/url"
+	"strings"
+
 	"github.com/transparency-dev/formats/log"
+	"github.com/transparency-dev/merkle/rfc6962"
 	"github.com/transparency-dev/tessera/api"
 	"github.com/transparency-dev/tessera/api/layout"
+	"github.com/transparency-dev/tessera/client"
+	"github.com/transparency-dev/tessera/fsck"
 	"testing"
 
 	"github.com/transparency-dev/tessera"
@@ -22,6 +28,35 @@ import (
 	"github.com/mosaiclog/mosaic/internal/storage/postgres"
 	"github.com/mosaiclog/mosaic/internal/storage/storagetest"
 )
+
+// fsckBucket runs Tessera's fsck over the bucket itself, read anonymously
+// over plain HTTP as a CDN would (SeaweedFS without authentication): the
+// objects alone are a complete tlog-tiles log whose checkpoint verifies.
+func fsckBucket(t *testing.T, srv *s3test.Server, b *bucket.Bucket, key logKey) {
+	t.Helper()
+	u, err := url.Parse(srv.Endpoint + "/" + strings.TrimPrefix(b.String(), "s3://") + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := client.NewHTTPFetcher(u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leafHashes := func(raw []byte) ([][]byte, error) {
+		var eb api.EntryBundle
+		if err := eb.UnmarshalText(raw); err != nil {
+			return nil, err
+		}
+		hs := make([][]byte, len(eb.Entries))
+		for i, e := range eb.Entries {
+			hs[i] = rfc6962.DefaultHasher.HashLeaf(e)
+		}
+		return hs, nil
+	}
+	if err := fsck.New(key.origin, key.verifier, f, leafHashes, fsck.Opts{N: 4}).Check(context.Background()); err != nil {
+		t.Fatalf("fsck of %s: %v", u, err)
+	}
+}
 
 // newBucket starts a SeaweedFS server for t and returns a fresh bucket on it.
 func newBucket(t *testing.T) (*s3test.Server, *bucket.Bucket) {
@@ -181,5 +216,6 @@ func TestObjectStoreOutage(t *testing.T) {
 		t.Fatalf("bundles make a tree of size %d root %x; checkpoint says size %d root %x", ref.Size(), ref.Root(), cp.Size, cp.Hash)
 	}
 	storagetest.CheckTiles(t, bctx, fe.reader, ref)
+	fsckBucket(t, srv, b, key)
 	t.Logf("%d adds acknowledged, %d refused or failed during the outage; checkpoint size %d", len(acked), refused, cp.Size)
 }

@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/mosaiclog/mosaic/internal/servingcert/servingcerttest"
 	"github.com/mosaiclog/mosaic/internal/tlog"
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -190,6 +192,7 @@ func checkChart(t *testing.T, objs []object, keyless bool) {
 	if keyless != (cm.Data["MOSAIC_KEYLESS_DIR"] != "") {
 		t.Errorf("MOSAIC_KEYLESS_DIR=%q with keyless=%v", cm.Data["MOSAIC_KEYLESS_DIR"], keyless)
 	}
+	checkChartTLS(t, spec, cm, keyless)
 	for _, v := range spec.Volumes {
 		if v.ConfigMap == nil {
 			continue
@@ -204,6 +207,45 @@ func checkChart(t *testing.T, objs []object, keyless bool) {
 		}
 	}
 	checkServeAccepts(t, cm.Data, keyless)
+}
+
+// checkChartTLS: with tls.existingSecret (the keyless example sets it),
+// mosaicd reads the certificate from the Secret mounted as it is (so that
+// a renewal reaches it), and the probes speak HTTPS.
+func checkChartTLS(t *testing.T, spec corev1.PodSpec, cm *corev1.ConfigMap, tls bool) {
+	t.Helper()
+	cert, key := cm.Data["MOSAIC_TLS_CERT"], cm.Data["MOSAIC_TLS_KEY"]
+	if tls != (cert != "") || (cert == "") != (key == "") {
+		t.Errorf("MOSAIC_TLS_CERT=%q MOSAIC_TLS_KEY=%q with TLS %v", cert, key, tls)
+	}
+	c := spec.Containers[0]
+	for name, p := range map[string]*corev1.Probe{"startup": c.StartupProbe, "liveness": c.LivenessProbe, "readiness": c.ReadinessProbe} {
+		want := corev1.URISchemeHTTP
+		if tls {
+			want = corev1.URISchemeHTTPS
+		}
+		if got := p.HTTPGet.Scheme; got != want && !(got == "" && !tls) {
+			t.Errorf("%s probe scheme %q, want %q", name, got, want)
+		}
+	}
+	if !tls {
+		return
+	}
+	var mounted string
+	for _, m := range c.VolumeMounts {
+		if m.Name == "tls" {
+			mounted = m.MountPath
+		}
+	}
+	for _, v := range spec.Volumes {
+		if v.Name == "tls" && (v.Secret == nil || v.Secret.SecretName == "" || mounted == "" ||
+			cert != mounted+"/tls.crt" || key != mounted+"/tls.key") {
+			t.Errorf("TLS volume %+v mounted at %q, but mosaicd reads %s and %s", v, mounted, cert, key)
+		}
+	}
+	if mounted == "" {
+		t.Errorf("no TLS Secret mounted into mosaicd")
+	}
 }
 
 // checkServeAccepts runs this tree's mosaicd serve with the ConfigMap's
@@ -226,6 +268,12 @@ func checkServeAccepts(t *testing.T, data map[string]string, keyless bool) {
 			run(t, bin, "ca", "init", "--dir", v)
 		case "MOSAIC_WITNESS_POLICY":
 			v = filepath.Join(dir, "witness-policy")
+		case "MOSAIC_TLS_CERT", "MOSAIC_TLS_KEY":
+			certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+			if _, err := os.Stat(certFile); err != nil {
+				servingcerttest.NewCA(t).Issue(t, time.Hour).Write(t, certFile, keyFile)
+			}
+			v = map[string]string{"MOSAIC_TLS_CERT": certFile, "MOSAIC_TLS_KEY": keyFile}[k]
 		}
 		env = append(env, k+"="+v)
 	}

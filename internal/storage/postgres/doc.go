@@ -53,5 +53,10 @@
 // Background work (integration, publishing, listening) logs failures and
 // retries with backoff; calls return wrapped errors and never panic.
 //
+// With Config.Objects the tiles, bundles and checkpoint live in an object
+// store instead of tables, written before the transaction that makes them
+// part of the log commits (objects.go); PostgreSQL then only coordinates,
+// and reads never query it.
+//
 // The schema lives in the migrations package and is applied by Migrate.
 package postgres

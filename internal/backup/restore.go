@@ -113,7 +113,7 @@ func copyLog(ctx context.Context, what string, out io.Writer, id *Identity, src 
 		Bundle: storage.ExactBundle(src.ReadEntryBundle), Progress: prog.set,
 	})
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w", what, err)
+		return 0, err
 	}
 	prog.set(cp.Size)
 	prog.finish()

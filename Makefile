@@ -6,7 +6,7 @@ PKGS      := ./...
 INTEROP   := e2e/interop
 DEPLOY    := deploy
 
-.PHONY: all build install run test test-short readme bench lint fuzz clean demo soak tools bench-tools bench-load image
+.PHONY: explorer-screenshots all build install run test test-short readme bench lint fuzz clean demo soak tools bench-tools bench-load image
 
 all: build
 
@@ -83,6 +83,10 @@ test:
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 	cd $(INTEROP) && $(GO) vet ./... && $(GO) test -count=1 -timeout 10m ./...
 	cd $(DEPLOY) && $(GO) vet ./... && $(GO) test -count=1 -timeout 15m ./...
+
+## explorer-screenshots: run the explorer's browser test (headless chromium) and keep its screenshots in docs/explorer
+explorer-screenshots:
+	MOSAIC_EXPLORER_SCREENSHOTS=$(CURDIR)/docs/explorer $(GO) test -count=1 -run 'TestExplorerInBrowser/posix' ./e2e/
 
 ## image: the mosaicd OCI image, built without a daemon and reproducibly (deploy/image), into $(BIN)/mosaicd-image.tar
 ## (docker load, podman load, skopeo copy docker-archive:); SOURCE_DATE_EPOCH defaults to the commit time

@@ -33,6 +33,9 @@ tools: $(TOOLS)/torchwood-$(TORCHWOOD_VERSION)/litewitness $(TOOLS)/cosign-$(COS
 	$(TOOLS)/helm-$(HELM_VERSION)/helm $(TOOLS)/promtool-$(PROMTOOL_VERSION)/promtool \
 	$(TOOLS)/seaweedfs-$(SEAWEEDFS_VERSION)/weed
 
+## litewitness: only litewitness and witnessctl (what the README's Witnesses section runs)
+litewitness: $(TOOLS)/torchwood-$(TORCHWOOD_VERSION)/litewitness
+
 $(TOOLS)/torchwood-$(TORCHWOOD_VERSION)/litewitness:
 	@echo "tools: building litewitness and witnessctl $(TORCHWOOD_VERSION) into $(@D) (once)"
 	GOBIN=$(@D) $(GO) install filippo.io/torchwood/cmd/litewitness@$(TORCHWOOD_VERSION) filippo.io/torchwood/cmd/witnessctl@$(TORCHWOOD_VERSION)

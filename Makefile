@@ -6,7 +6,7 @@ PKGS      := ./...
 INTEROP   := e2e/interop
 DEPLOY    := deploy
 
-.PHONY: explorer-screenshots all build install run test test-short readme bench lint fuzz clean demo soak tools bench-tools bench-load image
+.PHONY: explorer-screenshots all build install run test test-short readme bench lint fuzz clean demo soak tools litewitness bench-tools bench-load image
 
 all: build
 

@@ -11,6 +11,7 @@ import (
 	"github.com/mosaiclog/mosaic/internal/index"
 	"github.com/mosaiclog/mosaic/internal/storage"
 	"github.com/mosaiclog/mosaic/internal/tlog"
+	"github.com/mosaiclog/mosaic/pkg/idtile"
 	"github.com/transparency-dev/tessera"
 )
 
@@ -26,6 +27,9 @@ type logSpec struct {
 	// dedup installs the store's persistent duplicate map, if it has one.
 	identity func(leaf []byte) []byte
 	dedup    bool
+	// identities summarises a full entry bundle as an identity tile
+	// (with --tiles), or is nil.
+	identities func(leaves [][]byte) ([]byte, error)
 	// antispam sizes Tessera's in-memory dedup cache.
 	antispam uint
 	// witnesses cosign the log's checkpoints, or nil.
@@ -44,8 +48,23 @@ func (s *Server) mainLogSpec() logSpec {
 	return logSpec{
 		id: storage.DefaultLogID, origin: s.cfg.Origin, key: s.cfg.Key, where: storage.Redact(s.cfg.Storage),
 		identity: entry.LeafIdentity, dedup: true, antispam: antispam, witnesses: s.witnesses,
-		record: s.cfg.CheckpointRecord,
+		record: s.cfg.CheckpointRecord, identities: identityTile,
 	}
+}
+
+// identityTile is the identity tile (pkg/idtile) of a full bundle of the
+// main log: each leaf's digest and signer, as entry.Describe reads them. A
+// leaf it cannot read gets an empty record.
+func identityTile(leaves [][]byte) ([]byte, error) {
+	recs := make([]idtile.Record, len(leaves))
+	for i, leaf := range leaves {
+		f, err := entry.Describe(leaf)
+		if err != nil {
+			continue
+		}
+		recs[i] = idtile.Record{Digest: f.Digest, Key: f.KeyFingerprint, SANs: f.SANs, Issuer: f.Issuer}
+	}
+	return idtile.Marshal(recs)
 }
 
 // openLog opens log sp in the store, binds its identity (refusing a store
@@ -53,7 +72,7 @@ func (s *Server) mainLogSpec() logSpec {
 // metrics registered and its checkpoint watched. It is added to s.logs as
 // soon as its store log is open, so that a failure closes it again.
 func (s *Server) openLog(ctx context.Context, sp logSpec) (*servedLog, error) {
-	lo := storage.LogOptions{Identity: sp.identity}
+	lo := storage.LogOptions{Identity: sp.identity, Identities: sp.identities}
 	if sp.witnesses != nil {
 		lo.HTTPClient = sp.witnesses.HTTPClient()
 	}

@@ -37,7 +37,7 @@ func openPostgres(ctx context.Context, pool *pgxpool.Pool, tiles *bucket.Bucket,
 		if id != DefaultLogID {
 			tiles = tiles.Sub(id)
 		}
-		cfg.Objects = tiles
+		cfg.Objects, cfg.Identities = tiles, lo.Identities
 	}
 	s, err := postgres.New(ctx, cfg)
 	if err != nil {

@@ -210,6 +210,9 @@ type LogOptions struct {
 	// leaf; nil: SHA-256 of the leaf (see postgres.Config.Identity). A file
 	// store's log needs none: the log deduplicates (tlog.Config.Identity).
 	Identity func(leaf []byte) []byte
+	// Identities makes the identity tiles of a log with --tiles (see
+	// postgres.Config.Identities); nil writes none.
+	Identities func(leaves [][]byte) ([]byte, error)
 	// HTTPClient is what Tessera's checkpoint publisher sends checkpoints
 	// to witnesses with (tlog.Witnesses.HTTPClient); nil: the driver's
 	// default.

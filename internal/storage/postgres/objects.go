@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/mosaiclog/mosaic/pkg/idtile"
 	"github.com/transparency-dev/tessera/api/layout"
 	"golang.org/x/sync/errgroup"
 )
@@ -59,12 +60,32 @@ func (s *Store) putIntegration(ctx context.Context, out *integrated) error {
 	for i, b := range out.bundles {
 		key := layout.EntriesPath(i, uint8(b.n()%bundleWidth))
 		g.Go(func() error { return s.cfg.Objects.Put(ctx, key, b.data, true) })
+		if b.n() == bundleWidth && s.cfg.Identities != nil {
+			g.Go(func() error { return s.putIdentities(ctx, i, b) })
+		}
 	}
 	if err := g.Wait(); err != nil {
 		return fmt.Errorf("writing tiles and bundles to the object store: %w", err)
 	}
 	s.metrics.objectPuts.Add(float64(len(out.tiles) + len(out.bundles)))
 	return nil
+}
+
+// putIdentities writes the identity tile of full bundle i. A summary that
+// cannot be made is logged and skipped: it must not stop integration.
+func (s *Store) putIdentities(ctx context.Context, i uint64, b *bundle) error {
+	entries := make([][]byte, b.n())
+	start := uint32(0)
+	for k, end := range b.ends {
+		entries[k] = b.data[start+2 : end] // past the uint16 length prefix
+		start = end
+	}
+	data, err := s.cfg.Identities(entries)
+	if err != nil {
+		s.log.WarnContext(ctx, "no identity tile for a full entry bundle; monitors will read the bundle", "bundle", i, "err", err)
+		return nil
+	}
+	return s.cfg.Objects.Put(ctx, idtile.Path(i), data, true)
 }
 
 // objectEdge reads the right-edge tiles and the partial last bundle of a

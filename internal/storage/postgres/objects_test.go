@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -27,6 +28,7 @@ import (
 	"github.com/mosaiclog/mosaic/internal/storage/bucket"
 	"github.com/mosaiclog/mosaic/internal/storage/postgres"
 	"github.com/mosaiclog/mosaic/internal/storage/storagetest"
+	"github.com/mosaiclog/mosaic/pkg/idtile"
 )
 
 // fsckBucket runs Tessera's fsck over the bucket itself, read anonymously
@@ -91,7 +93,7 @@ func TestObjectsReadsWithoutDatabase(t *testing.T) {
 	plainURL := cluster.CreateDatabase("plain")
 	_, b := newBucket(t)
 	key := newLogKey(t)
-	withObjects := func(c *postgres.Config) { c.Objects = b }
+	withObjects := func(c *postgres.Config) { c.Objects, c.Identities = b, digestsTile }
 	writer := startFrontend(t, newStore(t, url, withObjects), key, tessera.NewAppendOptions().WithBatching(64, 10*time.Millisecond))
 	ctx := context.Background()
 	const n = 700 // two full bundles and a partial one; a level-1 tile
@@ -141,7 +143,38 @@ func TestObjectsReadsWithoutDatabase(t *testing.T) {
 			}
 		}
 	}
+	// Beside each full bundle, and only there, its identity tile.
+	for i := uint64(0); i < 3; i++ {
+		data, err := b.Get(ctx, idtile.Path(i))
+		if i == 2 {
+			if !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("identity tile of the partial bundle 2: %v, want none", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("identity tile %d: %v", i, err)
+		}
+		recs, err := idtile.Parse(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, r := range recs {
+			if want := fmt.Sprintf("sha256:%x", sha256.Sum256(entries[i*256+uint64(j)])); r.Digest != want {
+				t.Fatalf("identity tile %d record %d: digest %s, want %s", i, j, r.Digest, want)
+			}
+		}
+	}
 	cluster.Start() // so that the stores close cleanly
+}
+
+// digestsTile is a test identity tile: each entry's SHA-256.
+func digestsTile(entries [][]byte) ([]byte, error) {
+	recs := make([]idtile.Record, len(entries))
+	for i, e := range entries {
+		recs[i].Digest = fmt.Sprintf("sha256:%x", sha256.Sum256(e))
+	}
+	return idtile.Marshal(recs)
 }
 
 // TestObjectStoreOutage stops the object store for 10 s while entries are

@@ -101,6 +101,11 @@ type Config struct {
 	// checkpoint instead of the database (objects.go). A log must keep the
 	// same choice for its life.
 	Objects Objects
+	// Identities, with Objects, summarises a full entry bundle's entries
+	// (their data, in index order) as an identity tile (pkg/idtile), which
+	// integration writes beside the bundle at idtile.Path. An error skips
+	// that tile (monitors then read the bundle) and never stops the log.
+	Identities func(entries [][]byte) ([]byte, error)
 	// Metrics receives the driver's measurements. Default: collectors that
 	// are not registered anywhere.
 	Metrics *Metrics

@@ -244,12 +244,12 @@ func add(t *testing.T, l *mosaictest.Log, req []byte) {
 	}
 }
 
-func waitIndexed(t *testing.T, l *mosaictest.Log, n uint64) {
+func waitIndexed(t testing.TB, l *mosaictest.Log, n uint64) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for l.Index.Status().IndexedSize < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("index at %d after 20 s, want %d", l.Index.Status().IndexedSize, n)
+			t.Fatalf("index at %d after 60 s, want %d", l.Index.Status().IndexedSize, n)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -88,6 +88,9 @@ type Options struct {
 	MaxInflightAdds uint
 	// AddTimeout bounds how long a write waits for a checkpoint (default 20s).
 	AddTimeout time.Duration
+	// Tiles, with Store "postgres", keeps tiles, bundles and checkpoints
+	// in this s3:// bucket (mosaicd --tiles; see internal/s3test).
+	Tiles string
 	// Index runs the search index (POST /api/v2/log/search), as mosaicd
 	// does by default: Badger in Dir, or tables in the test database.
 	Index bool
@@ -148,7 +151,7 @@ func NewLog(t testing.TB, opts Options) *Log {
 	}
 	if opts.Store == "postgres" {
 		lg.DatabaseURL = pgtest.NewDatabase(t)
-		cfg.Storage = lg.DatabaseURL
+		cfg.Storage, cfg.Tiles = lg.DatabaseURL, opts.Tiles
 	} else if opts.Store != "" && opts.Store != "posix" {
 		t.Fatalf("unknown test store %q", opts.Store)
 	}

@@ -62,7 +62,7 @@ func NewMetrics(logID string) *Metrics {
 		roundTrips: prometheus.NewCounterVec(prometheus.CounterOpts{ConstLabels: l,
 			Name: "mosaic_storage_pg_round_trips_total",
 			Help: "Requests sent to PostgreSQL that wait for its answer (one statement, or one pipelined batch of " +
-				"statements), by op (sequence, integrate, publish, read, other). One-time statement preparation is not counted."}, []string{"op"}),
+				"statements), by op (sequence, integrate, publish, read, state, other). One-time statement preparation is not counted."}, []string{"op"}),
 		statements: prometheus.NewCounterVec(prometheus.CounterOpts{ConstLabels: l,
 			Name: "mosaic_storage_pg_statements_total", Help: "SQL statements sent to PostgreSQL, by op."}, []string{"op"}),
 		transactions: prometheus.NewCounterVec(prometheus.CounterOpts{ConstLabels: l,
@@ -75,7 +75,7 @@ func NewMetrics(logID string) *Metrics {
 		objectGets: prometheus.NewCounter(prometheus.CounterOpts{ConstLabels: l,
 			Name: "mosaic_storage_object_gets_total", Help: "Tile and entry bundle objects read from the object store (--tiles), on cache misses."}),
 	}
-	for _, op := range []string{opSequence, opIntegrate, opPublish, opRead, opOther} {
+	for _, op := range []string{opSequence, opIntegrate, opPublish, opRead, opState, opOther} {
 		m.ops[op] = &pgOp{roundTrips: m.roundTrips.WithLabelValues(op), statements: m.statements.WithLabelValues(op)}
 	}
 	return m

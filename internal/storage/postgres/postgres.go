@@ -397,6 +397,12 @@ func rollbackCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 }
 
+// stateCtx bounds a read of the log's state (sizes, publication time),
+// which Tessera and readiness poll, by the statement timeout.
+func (s *Store) stateCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(s.metrics.withOp(ctx, opState), s.cfg.StatementTimeout)
+}
+
 // readCtx bounds a single read by the statement timeout.
 func (s *Store) readCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(s.metrics.withOp(ctx, opRead), s.cfg.StatementTimeout)

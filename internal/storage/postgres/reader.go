@@ -143,7 +143,7 @@ func (s *Store) IntegratedSize(ctx context.Context) (uint64, error) {
 }
 
 func (s *Store) readCounter(ctx context.Context, query, what string) (uint64, error) {
-	ctx, cancel := s.readCtx(ctx)
+	ctx, cancel := s.stateCtx(ctx)
 	defer cancel()
 	var v int64
 	if err := s.pool.QueryRow(ctx, query, s.cfg.LogID).Scan(&v); err != nil {
@@ -156,7 +156,7 @@ func (s *Store) readCounter(ctx context.Context, query, what string) (uint64, er
 // re-published (database clock), or an error wrapping os.ErrNotExist if none
 // has been. Readiness checks use it to tell a log that stopped publishing.
 func (s *Store) CheckpointPublishedAt(ctx context.Context) (time.Time, error) {
-	ctx, cancel := s.readCtx(ctx)
+	ctx, cancel := s.stateCtx(ctx)
 	defer cancel()
 	var at *time.Time
 	err := s.pool.QueryRow(ctx, `SELECT published_at FROM pub_coord WHERE log_id = $1`, s.cfg.LogID).Scan(&at)

@@ -25,7 +25,8 @@ const (
 	opSequence  = "sequence"  // assigning indices and storing a batch
 	opIntegrate = "integrate" // appending sequenced batches to the tree
 	opPublish   = "publish"   // signing and storing a checkpoint
-	opRead      = "read"      // LogReader methods
+	opRead      = "read"      // reading the checkpoint, tiles and bundles
+	opState     = "state"     // NextIndex, IntegratedSize, CheckpointPublishedAt: the log's own polling
 	opOther     = "other"     // opening a log, identity, pings
 )
 

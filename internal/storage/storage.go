@@ -77,6 +77,28 @@ type Backend interface {
 	Empty(ctx context.Context) (bool, error)
 	// importLog is Import's work on the backend.
 	importLog(ctx context.Context, src ImportSource) error
+
+	// Freezing (freeze.go). Frozen returns the log's freeze record, or nil;
+	// RecordFrozen writes one (once) and returns the record held.
+	Frozen(ctx context.Context) (*Frozen, error)
+	RecordFrozen(ctx context.Context, f Frozen) (Frozen, error)
+	// CutOff stops every writer of the log from sequencing and returns the
+	// final size, or false when the store cannot (a file log: its writer
+	// stops itself).
+	CutOff(ctx context.Context) (uint64, bool, error)
+	// RequestFreeze and FreezeRequested pass a freeze request to the
+	// process writing a file log.
+	RequestFreeze(ctx context.Context, r FreezeRequest) error
+	FreezeRequested(ctx context.Context) (*FreezeRequest, error)
+	// WriterLock is held by the one process that writes a file log
+	// (ErrWriterLocked while another does); a no-op on PostgreSQL.
+	WriterLock() (func(), error)
+	// CreatedAt is when the log's identity was recorded.
+	CreatedAt(ctx context.Context) (time.Time, error)
+	// Reader reads the log without an appender (a frozen log, or one
+	// another process writes).
+	Reader() tessera.LogReader
+
 	// Close releases the log's resources (not the store's).
 	Close() error
 }

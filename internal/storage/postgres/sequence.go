@@ -95,7 +95,9 @@ const lookupIdentitiesSQL = `SELECT i.identity, i.idx FROM unnest($2::bytea[]) A
 func (a *appender) lockSequencing(ctx context.Context, tx *pipeTx, ids []entryIdentity) (next, integrated int64, known map[string]uint64, err error) {
 	id := a.s.cfg.LogID
 	b := &pgx.Batch{}
-	b.Queue(`SELECT next, (SELECT size FROM int_coord WHERE log_id = $1) FROM seq_coord WHERE log_id = $1 FOR UPDATE`, id)
+	// FOR UPDATE reads the row's latest committed version once the lock is
+	// ours, so a freeze committed before is always seen (freeze.go).
+	b.Queue(`SELECT next, (SELECT size FROM int_coord WHERE log_id = $1), frozen FROM seq_coord WHERE log_id = $1 FOR UPDATE`, id)
 	if ids != nil {
 		b.Queue(lookupIdentitiesSQL, id, identityList(ids))
 	}
@@ -104,8 +106,12 @@ func (a *appender) lockSequencing(ctx context.Context, tx *pipeTx, ids []entryId
 		return 0, 0, nil, err
 	}
 	defer br.Close()
-	if err := br.QueryRow().Scan(&next, &integrated); err != nil {
+	var frozen bool
+	if err := br.QueryRow().Scan(&next, &integrated, &frozen); err != nil {
 		return 0, 0, nil, a.s.coordErr("locking seq_coord", err)
+	}
+	if frozen {
+		return 0, 0, nil, fmt.Errorf("log %q: %w", id, ErrFrozen)
 	}
 	known = make(map[string]uint64, len(ids))
 	if ids != nil {

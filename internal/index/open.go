@@ -11,13 +11,17 @@ import (
 
 // OpenStore opens the index store that belongs beside log logID of st:
 // tables in the same PostgreSQL database (logID's rows, on st's pool), or a
-// Badger store in DIR/.mosaic/index of a file store, which stops writing
+// Badger store in the log directory's .mosaic/index of a file store, which stops writing
 // while space (the log's disk watcher) reports the disk full.
 func OpenStore(ctx context.Context, st *storage.Store, logID string, space *diskspace.Watcher, logger *slog.Logger) (Store, error) {
 	if pool := st.Postgres(); pool != nil {
 		return NewPostgresStore(ctx, pool, logID)
 	}
-	return OpenBadgerWatched(filepath.Join(st.Dir(), ".mosaic", "index"), logger, space)
+	dir := st.Dir()
+	if logID != storage.DefaultLogID {
+		dir = filepath.Join(dir, logID) // the log's own directory (storage.OpenLog)
+	}
+	return OpenBadgerWatched(filepath.Join(dir, ".mosaic", "index"), logger, space)
 }
 
 // Start runs the index in the background until ctx ends or stop is

@@ -265,4 +265,3 @@ func (s *Store) LogIDs(ctx context.Context) ([]string, error) {
 	}
 	return ids, nil
 }
-

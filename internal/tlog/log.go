@@ -88,6 +88,10 @@ type Config struct {
 	// store behind it (a *RollbackError), and every checkpoint is recorded
 	// in it before it is signed.
 	Record *Record
+	// CutOffErr is the store's error for an add refused because another
+	// process froze the log (storage.ErrFrozen); Add turns it into a
+	// *FrozenError.
+	CutOffErr error
 	// Witnesses, if set, has each checkpoint cosigned by the witnesses of
 	// its policy before it is published (witness.go). The store's driver
 	// must use its HTTPClient.
@@ -133,6 +137,18 @@ type Log struct {
 	// admit on entering Add and released when Add returns.
 	inflight    atomic.Int64
 	maxInflight int64
+
+	// freezeMu orders Freeze after every add that found refusal nil:
+	// appendLeaf holds it for reading from that check until appending
+	// counts the add; Freeze takes it to set refusal. refusal, once set,
+	// is what every Add fails with (freeze.go). appendedSize is one more
+	// than the highest index an add of this process was given.
+	freezeMu     sync.RWMutex
+	refusal      atomic.Pointer[FrozenError]
+	appending    sync.WaitGroup
+	appendedSize atomic.Uint64
+	// cutOffErr is Config.CutOffErr.
+	cutOffErr error
 
 	// cpMu guards lastRaw and lastCP: the latest checkpoint verified, so
 	// that the many adds a checkpoint covers verify its signature once.
@@ -219,6 +235,7 @@ func New(ctx context.Context, driver tessera.Driver, cfg Config) (*Log, error) {
 		stopAwaiter: stop,
 		space:       cfg.Space,
 		maxInflight: int64(cfg.MaxInflightAdds),
+		cutOffErr:   cfg.CutOffErr,
 	}
 	l.metrics.inflightLimit.Set(float64(cfg.MaxInflightAdds))
 	if l.space == nil {
@@ -289,6 +306,9 @@ func (l *Log) Add(ctx context.Context, leaf, identity []byte) (*Added, error) {
 	if l.isClosed() {
 		return nil, ErrShuttingDown
 	}
+	if e := l.refusal.Load(); e != nil {
+		return nil, e
+	}
 	if err := l.roomForAdd(); err != nil {
 		return nil, err
 	}
@@ -305,7 +325,7 @@ func (l *Log) Add(ctx context.Context, leaf, identity []byte) (*Added, error) {
 	} else if found {
 		return l.prove(ctx, leaf, id, prev, true, start)
 	}
-	idx, err := l.appender.Add(ctx, tessera.NewEntry(leaf))()
+	idx, err := l.appendLeaf(ctx, leaf)
 	if err != nil {
 		f.land(0, false)
 		if errors.Is(err, tessera.ErrPushback) {

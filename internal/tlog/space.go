@@ -51,6 +51,16 @@ func (l *Log) roomForAdd() error {
 // append (the store's own error, ENOSPC, is logged): the client then learns
 // that the disk is full rather than that storage failed.
 func (l *Log) appendFailed(err error) error {
+	var fe *FrozenError
+	if errors.As(err, &fe) {
+		return fe
+	}
+	if l.cutOffErr != nil && errors.Is(err, l.cutOffErr) {
+		if e := l.refusal.Load(); e != nil {
+			return e
+		}
+		return &FrozenError{Origin: l.origin}
+	}
 	if errors.Is(err, ErrPushback) {
 		return fmt.Errorf("appending entry: %w", err)
 	}

@@ -56,7 +56,12 @@ func ParseDuplicates(s string) (Duplicates, error) {
 // the entry. An equal entry already in the log is answered as Duplicates
 // says.
 func (s *server) createEntry(w http.ResponseWriter, r *http.Request) {
-	// Past capacity, refuse before reading and verifying the request.
+	// A frozen log, or one past capacity: refuse before reading and
+	// verifying the request.
+	if e := s.cfg.Log.Refusal(); e != nil {
+		s.frozen(w, e)
+		return
+	}
 	if err := s.cfg.Log.CheckCapacity(); err != nil {
 		s.addError(w, r, err)
 		return
@@ -142,7 +147,10 @@ func (s *server) addError(w http.ResponseWriter, r *http.Request, err error) {
 	var unpublished *tlog.UnpublishedError
 	var inflight *tlog.InflightLimitError
 	var full *diskspace.FullError
+	var frozen *tlog.FrozenError
 	switch {
+	case errors.As(err, &frozen):
+		s.frozen(w, frozen)
 	case errors.As(err, &unpublished) && r.Context().Err() == nil:
 		// Stored, but no checkpoint covered it within the add timeout.
 		w.Header().Set("X-Log-Index", strconv.FormatUint(unpublished.Index, 10))

@@ -31,7 +31,7 @@ func (s *server) info(w http.ResponseWriter, r *http.Request) {
 	writeCachedJSON(w, cacheLatest, client.LogInfo{
 		Origin: l.Origin(), TreeSize: cp.Size, RootHash: cp.Hash, Checkpoint: string(raw),
 		PublicKey: string(pemKey), LogID: l.LogID(), VerifierKey: vkey,
-		Index: s.indexInfo(cp.Size),
+		Index: s.indexInfo(cp.Size), Shard: s.cfg.Shard, Frozen: s.shardFrozen(),
 	})
 }
 
@@ -61,4 +61,14 @@ func (s *server) publicKey(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-pem-file")
 	w.Header().Set("Cache-Control", cacheKey)
 	_, _ = w.Write(pemKey)
+}
+
+// shardFrozen is the freeze of the shard served, or nil.
+func (s *server) shardFrozen() *client.ShardFrozen {
+	for _, sh := range s.cfg.Shards {
+		if sh.Name == s.cfg.Shard && sh.Frozen != nil {
+			return sh.Frozen()
+		}
+	}
+	return nil
 }

@@ -28,6 +28,8 @@ type infoBody struct {
 	LogID       []byte          `json:"logId"`
 	VerifierKey string          `json:"verifierKey"`
 	Index       json.RawMessage `json:"index"`
+	Shard       string          `json:"shard"`
+	Frozen      json.RawMessage `json:"frozen"`
 }
 
 func getInfo(t *testing.T, url string) infoBody {
@@ -50,6 +52,9 @@ func getInfo(t *testing.T, url string) infoBody {
 
 func testInfoRoute(t *testing.T, r *readLog) {
 	info := getInfo(t, r.URL)
+	if info.Shard != "main" || info.Frozen != nil {
+		t.Errorf("info: shard %q frozen %s, want main, not frozen", info.Shard, info.Frozen)
+	}
 	if info.Origin != r.Origin || info.TreeSize != r.size || !bytes.Equal(info.RootHash, r.ref.Hash()) {
 		t.Errorf("info: origin %q size %d root %x, want %q %d %x", info.Origin, info.TreeSize, info.RootHash, r.Origin, r.size, r.ref.Hash())
 	}

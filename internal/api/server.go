@@ -18,6 +18,7 @@ import (
 	"github.com/mosaiclog/mosaic/internal/entry"
 	"github.com/mosaiclog/mosaic/internal/index"
 	"github.com/mosaiclog/mosaic/internal/tlog"
+	"github.com/mosaiclog/mosaic/pkg/client"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -81,6 +82,26 @@ type Config struct {
 	// entry bundle (at most 256 entries) per search while it is read.
 	// 0 means DefaultSearchConcurrency (32).
 	SearchConcurrency int
+	// Shards are the logs served under /shards/<name>/ (shards.go), the
+	// active one (Log) among them; empty: none.
+	Shards []Shard
+	// Shard names the shard Log is, if there are shards.
+	Shard string
+}
+
+// Shard is a log served under /shards/<Name>/api/v2/ (besides the active
+// one at the root paths, which is also a Shard).
+type Shard struct {
+	Name string
+	Log  *tlog.Log
+	// Index is the shard's search index, or nil.
+	Index *index.Index
+	// Active is set for the shard served at the root paths.
+	Active bool
+	// Frozen returns the shard's freeze, or nil while it is not frozen.
+	Frozen func() *client.ShardFrozen
+	// Start is when the shard started taking entries.
+	Start time.Time
 }
 
 type server struct {
@@ -124,15 +145,8 @@ func NewHandler(cfg Config) http.Handler {
 		writeError(w, http.StatusMethodNotAllowed, "method %s is not allowed for %s", r.Method, r.URL.Path)
 	})
 
-	r.Post("/api/v2/log/entries", s.createEntry)
-	r.Get("/api/v2/checkpoint", s.checkpoint)
-	r.Get("/api/v2/tile/*", s.tile)
-	r.Get("/api/v2/log/entries/{index}", s.getEntry)
-	r.Get("/api/v2/log/proof/inclusion", s.inclusionProof)
-	r.Get("/api/v2/log/proof/consistency", s.consistencyProof)
-	r.Get("/api/v2/log/info", s.info)
-	r.Get("/api/v2/log/publicKey", s.publicKey)
-	r.Post("/api/v2/log/search", s.search) // 503 when no index runs
+	s.logRoutes(r)
+	s.shardRoutes(r)
 	if cfg.CertLog != nil {
 		r.Get("/api/v2/certlog/checkpoint", s.certLogCheckpoint)
 		r.Get("/api/v2/certlog/tile/*", s.certLogTile)

@@ -43,6 +43,8 @@ func GRPCCode(status int) int {
 		return 12 // Unimplemented
 	case http.StatusConflict:
 		return 6 // AlreadyExists
+	case http.StatusGone:
+		return 9 // FailedPrecondition: the log is frozen
 	case http.StatusRequestEntityTooLarge, http.StatusTooManyRequests, http.StatusInsufficientStorage:
 		return 8 // ResourceExhausted
 	case http.StatusServiceUnavailable:

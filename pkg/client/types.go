@@ -26,6 +26,41 @@ type LogInfo struct {
 	VerifierKey string `json:"verifierKey,omitempty"`
 	// Index is nil (omitted) when the server runs no search index.
 	Index *IndexStatus `json:"index,omitempty"`
+	// Shard names the shard this log is, when the server has shards.
+	Shard string `json:"shard,omitempty"`
+	// Frozen is set once the log is frozen: it takes no more entries.
+	Frozen *ShardFrozen `json:"frozen,omitempty"`
+}
+
+// Shards is GET /api/v2/shards: the logs (shards) of a deployment, the one
+// taking entries first.
+type Shards struct {
+	Shards []Shard `json:"shards"`
+}
+
+// Shard is one log of a deployment.
+type Shard struct {
+	Name   string `json:"name"`
+	Origin string `json:"origin"`
+	LogID  []byte `json:"logId"`
+	// Path is where the shard is served, below the deployment's URL:
+	// Path + "/api/v2/checkpoint" and so on.
+	Path string `json:"path"`
+	// Active is set for the shard taking entries (also served at the
+	// deployment's root paths).
+	Active bool      `json:"active"`
+	Start  time.Time `json:"start"`
+	// Frozen is set once the shard is frozen.
+	Frozen *ShardFrozen `json:"frozen,omitempty"`
+}
+
+// ShardFrozen is a frozen log's final state.
+type ShardFrozen struct {
+	// Size is the final tree size; Checkpoint the final checkpoint.
+	Size       uint64    `json:"size"`
+	Checkpoint string    `json:"checkpoint"`
+	At         time.Time `json:"frozenAt"`
+	Successor  string    `json:"successor,omitempty"`
 }
 
 // IndexStatus is the search index's progress as log info reports it,

@@ -109,6 +109,11 @@ type Options struct {
 	// for 127.0.0.1 from a CA of the test's own, its files polled every
 	// 20 ms.
 	TLS bool
+	// DatabaseURL, with Store "postgres", serves that database instead of
+	// a fresh one (a restart).
+	DatabaseURL string
+	// Shard is the active shard (mosaicd --shard; default main).
+	Shard string
 }
 
 // quietTessera silences Tessera's klog chatter in test output.
@@ -149,7 +154,11 @@ func NewLog(t testing.TB, opts Options) *Log {
 		Duplicates: opts.Duplicates, SearchIndex: opts.Index, IndexPoll: 50 * time.Millisecond,
 		Explorer: true,
 	}
-	if opts.Store == "postgres" {
+	cfg.Shard, cfg.WatchShards = opts.Shard, 50*time.Millisecond
+	if opts.Store == "postgres" && opts.DatabaseURL != "" {
+		lg.DatabaseURL = opts.DatabaseURL
+		cfg.Storage = lg.DatabaseURL
+	} else if opts.Store == "postgres" {
 		lg.DatabaseURL = pgtest.NewDatabase(t)
 		cfg.Storage, cfg.Tiles = lg.DatabaseURL, opts.Tiles
 	} else if opts.Store != "" && opts.Store != "posix" {

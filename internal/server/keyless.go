@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/mosaiclog/mosaic/internal/ca"
 	"github.com/mosaiclog/mosaic/internal/oidc"
 	"github.com/mosaiclog/mosaic/internal/pki"
+	"github.com/mosaiclog/mosaic/internal/storage"
 	"github.com/mosaiclog/mosaic/internal/tlog"
 	"github.com/mosaiclog/mosaic/internal/trustroot"
 	"github.com/mosaiclog/mosaic/internal/tsa"
@@ -51,10 +53,20 @@ type Keyless struct {
 	Mounts []func(chi.Router)
 	// CertLog is the certificate log (nil without the CA).
 	CertLog *tlog.Log
-	// TrustedRoot and SigningConfig are served at /api/v2/trustedRoot and
-	// /api/v2/signingConfig.
-	TrustedRoot, SigningConfig []byte
+	// docs are trusted_root.json and signing_config.json, served at
+	// /api/v2/trustedRoot and /api/v2/signingConfig, and rebuilt from dep
+	// when a shard freezes.
+	docs atomic.Pointer[clientDocs]
+	dep  trustroot.Deployment // Log and Shards are rebuilt by clientConfig
 }
+
+type clientDocs struct{ trustedRoot, signingConfig []byte }
+
+// TrustedRoot is trusted_root.json as served now.
+func (k *Keyless) TrustedRoot() []byte { return k.docs.Load().trustedRoot }
+
+// SigningConfig is signing_config.json as served now.
+func (k *Keyless) SigningConfig() []byte { return k.docs.Load().signingConfig }
 
 // startKeyless starts the services Config.Keyless enables, and the client
 // configuration that describes the deployment.
@@ -81,18 +93,74 @@ func (s *Server) startKeyless(ctx context.Context) (*Keyless, error) {
 	if dep.CTLog != nil {
 		dep.CTLog.Start = start
 	}
-	var err error
-	if k.TrustedRoot, err = trustroot.TrustedRoot(dep); err != nil {
-		return nil, fmt.Errorf("building trusted_root.json: %w", err)
+	k.dep = dep
+	docs, err := s.clientConfig(k.dep)
+	if err != nil {
+		return nil, err
 	}
-	if k.SigningConfig, err = trustroot.SigningConfig(dep); err != nil {
-		return nil, fmt.Errorf("building signing_config.json: %w", err)
-	}
+	k.docs.Store(docs)
 	k.Mounts = append(k.Mounts, func(r chi.Router) {
-		r.Get("/api/v2/trustedRoot", staticJSON(k.TrustedRoot))
-		r.Get("/api/v2/signingConfig", staticJSON(k.SigningConfig))
+		r.Get("/api/v2/trustedRoot", func(w http.ResponseWriter, r *http.Request) { staticJSON(k.TrustedRoot())(w, r) })
+		r.Get("/api/v2/signingConfig", func(w http.ResponseWriter, r *http.Request) { staticJSON(k.SigningConfig())(w, r) })
 	})
 	return k, nil
+}
+
+// clientConfig builds the client configuration of dep with the shards as
+// they are now: the active shard (if it takes entries) at the base URL,
+// every other at /shards/<name>, each valid from its creation until its
+// freeze. The store's first shard ("main") keeps the deployment's start, as
+// before there were shards. The active shard is listed first, so that a
+// client picking the first log valid now picks it.
+func (s *Server) clientConfig(dep trustroot.Deployment) (*clientDocs, error) {
+	start := dep.Log.Start
+	dep.Log, dep.Shards = nil, nil
+	for i, sh := range s.shards {
+		l := sh.sl.log
+		t := &trustroot.TLog{Origin: l.Origin(), PublicKey: l.PublicKey(), LogID: l.LogID(), Start: start}
+		if sh.name != storage.DefaultLogID {
+			t.Start = sh.created
+		}
+		f := sh.frozen.Load()
+		if f != nil {
+			t.End = f.At
+		}
+		if i == 0 && f == nil {
+			dep.Log = t
+			continue
+		}
+		t.BaseURL = s.cfg.PublicURL + "/shards/" + sh.name
+		dep.Shards = append(dep.Shards, t)
+	}
+	if dep.Log == nil {
+		// Every shard is frozen: list the first at the base URL too, so
+		// the files stay well-formed; its end keeps signers away.
+		dep.Log, dep.Shards = dep.Shards[0], dep.Shards[1:]
+		dep.Log.BaseURL = ""
+	}
+	tr, err := trustroot.TrustedRoot(dep)
+	if err != nil {
+		return nil, fmt.Errorf("building trusted_root.json: %w", err)
+	}
+	sc, err := trustroot.SigningConfig(dep)
+	if err != nil {
+		return nil, fmt.Errorf("building signing_config.json: %w", err)
+	}
+	return &clientDocs{trustedRoot: tr, signingConfig: sc}, nil
+}
+
+// refreshClientConfig rebuilds the client configuration after a shard
+// froze.
+func (s *Server) refreshClientConfig(ctx context.Context) {
+	if s.keyless == nil {
+		return
+	}
+	docs, err := s.clientConfig(s.keyless.dep)
+	if err != nil {
+		s.logger.Error("rebuilding the client configuration after a freeze", "err", err)
+		return
+	}
+	s.keyless.docs.Store(docs)
 }
 
 // startCA starts the CA, the certificate log every certificate it issues

@@ -36,6 +36,12 @@ type logSpec struct {
 	witnesses *tlog.Witnesses
 	// record is the log's checkpoint record file, or "".
 	record string
+	// metrics is the log's label in metrics ("main" for the active shard,
+	// whatever its name, so that dashboards follow rotations).
+	metrics string
+	// shard: the log is the active shard, which a file store lets one
+	// process write (its writer lock), and which may be frozen already.
+	shard bool
 }
 
 // mainLogSpec is the main log: deduplicated on entry.LeafIdentity (an ECDSA
@@ -46,9 +52,10 @@ func (s *Server) mainLogSpec() logSpec {
 		antispam = tessera.DefaultAntispamInMemorySize
 	}
 	return logSpec{
-		id: storage.DefaultLogID, origin: s.cfg.Origin, key: s.cfg.Key, where: storage.Redact(s.cfg.Storage),
+		id: s.cfg.activeShard(), origin: s.cfg.Origin, key: s.cfg.Key, where: storage.Redact(s.cfg.Storage),
 		identity: entry.LeafIdentity, dedup: true, antispam: antispam, witnesses: s.witnesses,
 		record: s.cfg.CheckpointRecord, identities: identityTile,
+		metrics: storage.DefaultLogID, shard: true,
 	}
 }
 
@@ -82,12 +89,22 @@ func (s *Server) openLog(ctx context.Context, sp logSpec) (*servedLog, error) {
 	}
 	sl := &servedLog{backend: b}
 	s.logs = append(s.logs, sl)
+	if sp.shard {
+		if err := s.checkNewShard(ctx, b, sp.id); err != nil {
+			return nil, err
+		}
+	}
 	der, err := x509.MarshalPKIXPublicKey(sp.key.Public())
 	if err != nil {
 		return nil, err
 	}
 	if err := storage.BindIdentity(ctx, b, sp.where, storage.Identity{Origin: sp.origin, PublicKey: der}); err != nil {
 		return nil, err
+	}
+	if sp.shard {
+		if started, err := s.startActiveShard(ctx, sp, sl); started || err != nil {
+			return sl, err
+		}
 	}
 	lc := s.cfg.Log
 	lc.Origin, lc.Key, lc.Identity, lc.AntispamInMemory = sp.origin, sp.key, sp.identity, sp.antispam
@@ -100,13 +117,17 @@ func (s *Server) openLog(ctx context.Context, sp logSpec) (*servedLog, error) {
 	if sp.id != storage.DefaultLogID {
 		lc.Logger = s.logger.With("log", sp.id)
 	}
-	lc.Metrics = tlog.NewMetrics(sp.id)
+	if sp.metrics == "" {
+		sp.metrics = sp.id
+	}
+	lc.Metrics = tlog.NewMetrics(sp.metrics)
 	lc.Witnesses = sp.witnesses
 	if sp.record != "" {
 		if lc.Record, err = tlog.OpenRecord(sp.record); err != nil {
 			return nil, err
 		}
 	}
+	lc.CutOffErr = storage.ErrFrozen
 	s.reg.MustRegister(lc.Metrics.Collectors()...)
 	if sl.log, err = tlog.New(s.logCtx, b.Driver(), lc); err != nil {
 		return nil, err
@@ -118,26 +139,87 @@ func (s *Server) openLog(ctx context.Context, sp logSpec) (*servedLog, error) {
 	return sl, nil
 }
 
-// startIndex opens the search index beside the main log (PostgreSQL
-// tables in the same database, or a Badger store in the data directory)
-// and follows the log into it until Shutdown.
-func (s *Server) startIndex(main *servedLog) error {
+// startIndexes opens the search index beside each shard (PostgreSQL
+// tables in the same database, or a Badger store in the shard's directory)
+// and follows the shard into it until Shutdown. The active shard's index
+// must open; another's that does not (another process holds it) leaves
+// that shard without search.
+func (s *Server) startIndexes() error {
 	if !s.cfg.SearchIndex {
 		return nil
 	}
-	ist, err := index.OpenStore(s.logCtx, s.store, storage.DefaultLogID, main.backend.Space(), s.logger)
-	if err != nil {
-		return fmt.Errorf("opening the search index (or start with --search-index=false): %w", err)
-	}
-	m := index.NewMetrics()
-	s.reg.MustRegister(m.Collectors()...)
-	s.index = index.New(main.log, ist, index.Config{Logger: s.logger.With("component", "index"), Metrics: m, Poll: s.cfg.IndexPoll})
-	stop := s.index.Start(s.logCtx)
-	s.stopIndex = func() {
-		stop()
-		if err := ist.Close(); err != nil {
-			s.logger.Warn("closing the search index", "err", err)
+	for i, sh := range s.shards {
+		ist, err := index.OpenStore(s.logCtx, s.store, sh.name, sh.sl.backend.Space(), s.logger)
+		if err != nil && i == 0 {
+			return fmt.Errorf("opening the search index (or start with --search-index=false): %w", err)
+		} else if err != nil {
+			s.logger.Warn("shard served without search: its index does not open", "shard", sh.name, "err", err)
+			continue
 		}
+		cfg := index.Config{Logger: s.logger.With("component", "index"), Poll: s.cfg.IndexPoll}
+		if i == 0 {
+			// The active shard's index reports its metrics.
+			cfg.Metrics = index.NewMetrics()
+			s.reg.MustRegister(cfg.Metrics.Collectors()...)
+		} else {
+			cfg.Logger = cfg.Logger.With("shard", sh.name)
+		}
+		sh.index = index.New(sh.sl.log, ist, cfg)
+		stop := sh.index.Start(s.logCtx)
+		s.stopIndexes = append(s.stopIndexes, func() {
+			stop()
+			if err := ist.Close(); err != nil {
+				s.logger.Warn("closing the search index", "shard", sh.name, "err", err)
+			}
+		})
 	}
+	s.index = s.shards[0].index
 	return nil
+}
+
+// checkNewShard refuses to create a shard, other than the store's first
+// log, without Config.Init: a mistyped --shard must not become a new log
+// with a new key.
+func (s *Server) checkNewShard(ctx context.Context, b storage.Backend, id string) error {
+	if id == storage.DefaultLogID || s.cfg.Init {
+		return nil
+	}
+	if _, ok, err := b.Identity(ctx); err != nil || ok {
+		return err
+	}
+	return fmt.Errorf("no shard %q in %s; pass --init to create it (a new shard needs a new key: mosaicd keygen)",
+		id, storage.Redact(s.cfg.Storage))
+}
+
+// startActiveShard serves the active shard read-only if it is frozen
+// (started), and otherwise takes its writer lock for the caller to start
+// it.
+func (s *Server) startActiveShard(ctx context.Context, sp logSpec, sl *servedLog) (started bool, err error) {
+	b := sl.backend
+	rec, err := b.Frozen(ctx)
+	if err != nil {
+		return false, err
+	}
+	if rec != nil {
+		sl.readOnly = true
+		sh, err := s.startReadOnly(ctx, sp.id, sl, sp.origin, sp.key.Public())
+		if err != nil {
+			return true, err
+		}
+		s.logger.Warn("the active shard is frozen: this server takes no entries; start a new shard to take them "+
+			"(mosaicd serve --shard NAME --init with a new key)", "shard", sp.id, "size", rec.Size)
+		s.shards = append(s.shards, sh)
+		return true, nil
+	}
+	unlock, err := b.WriterLock()
+	if err != nil {
+		return false, err
+	}
+	s.unlocks = append(s.unlocks, unlock)
+	created, err := b.CreatedAt(ctx)
+	if err != nil {
+		return false, err
+	}
+	s.shards = append(s.shards, &shard{name: sp.id, sl: sl, created: created})
+	return false, nil
 }

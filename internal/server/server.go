@@ -43,6 +43,13 @@ import (
 
 // Config is everything New needs, parsed and checked by the caller.
 type Config struct {
+	// Shard names the active shard: the store's log this server writes
+	// (shards.go); empty: "main", the store's first log.
+	Shard string
+	// WatchShards is how often the server looks for freezes of its shards
+	// (zero: every second).
+	WatchShards time.Duration
+
 	// Storage names the store (see storage.Open). Init lets New create a
 	// file store's directory when it does not exist; without it New
 	// refuses (*storage.NoStoreError).
@@ -127,19 +134,26 @@ type Server struct {
 	// Built by New, released by Shutdown (or by New when it fails).
 	store *storage.Store
 	// logs holds the main log first, then the certificate log, if any.
-	logs []*servedLog
+	logs []*servedLog // and the read-only shards' after them
 	// logCtx outlives New's ctx: on a signal the logs must still drain;
 	// stopLogs ends it once they have.
-	logCtx    context.Context
-	stopLogs  context.CancelFunc
-	index     *index.Index
-	stopIndex func()          // stops the index and closes its store; nil without
-	witnesses *tlog.Witnesses // the main log's; nil when not witnessed
-	keyless   *Keyless
-	cert      *servingcert.Cert  // nil without TLS; watched until logCtx ends
-	explorer  *explorer.Explorer // nil without Config.Explorer
-	metrics   *api.Metrics
-	handler   http.Handler
+	logCtx   context.Context
+	stopLogs context.CancelFunc
+	// shards holds the active shard first, then the others, read-only;
+	// the slice is fixed after New.
+	shards []*shard
+	// unlocks release the writer locks New took.
+	unlocks []func()
+	// index is the active shard's search index (nil without);
+	// stopIndexes stop every shard's index and close its store.
+	index       *index.Index
+	stopIndexes []func()
+	witnesses   *tlog.Witnesses // the main log's; nil when not witnessed
+	keyless     *Keyless
+	cert        *servingcert.Cert  // nil without TLS; watched until logCtx ends
+	explorer    *explorer.Explorer // nil without Config.Explorer
+	metrics     *api.Metrics
+	handler     http.Handler
 
 	// mu guards servers and closing: the HTTP servers Serve started, which
 	// Shutdown stops, and whether it has begun (Serve then refuses).
@@ -154,6 +168,8 @@ type Server struct {
 type servedLog struct {
 	log     *tlog.Log // nil until started
 	backend storage.Backend
+	// readOnly: the log is served without an appender (tlog.OpenReadOnly).
+	readOnly bool
 }
 
 // New assembles a server from cfg: it opens the store and the logs in it,
@@ -196,7 +212,10 @@ func (s *Server) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.startIndex(main); err != nil {
+	if err := s.openShards(ctx); err != nil {
+		return err
+	}
+	if err := s.startIndexes(); err != nil {
 		return err
 	}
 	if s.keyless, err = s.startKeyless(ctx); err != nil {
@@ -206,6 +225,11 @@ func (s *Server) build(ctx context.Context) error {
 		return err
 	}
 	s.handler = s.newHandler(main.log)
+	every := s.cfg.WatchShards
+	if every <= 0 {
+		every = time.Second
+	}
+	go s.watchShards(s.logCtx, every)
 	return nil
 }
 
@@ -244,6 +268,13 @@ func (s *Server) startExplorer(main *servedLog) error {
 	s.explorer = ex
 	go ex.Run(s.logCtx)
 	return nil
+}
+
+func (cfg Config) activeShard() string {
+	if cfg.Shard == "" {
+		return storage.DefaultLogID
+	}
+	return cfg.Shard
 }
 
 func (cfg Config) withDefaults() (Config, error) {
@@ -286,6 +317,7 @@ func (s *Server) newHandler(main *tlog.Log) http.Handler {
 		ConnLimits: s.cfg.ConnLimits, SearchPageBytes: s.cfg.SearchPageBytes,
 		SearchConcurrency: s.cfg.SearchConcurrency, Index: s.index,
 		CertLog: s.keyless.CertLog, Services: services, TilesPublicURL: s.cfg.TilesPublicURL,
+		Shards: s.apiShards(), Shard: s.shards[0].name,
 	})
 }
 
@@ -295,6 +327,13 @@ func (s *Server) newHandler(main *tlog.Log) http.Handler {
 func (s *Server) ready(ctx context.Context) error {
 	maxAge := 2*s.cfg.Log.CheckpointRepublishInterval + 10*time.Second
 	for _, l := range s.logs {
+		if l.readOnly {
+			// A frozen shard publishes no more checkpoints.
+			if err := l.backend.Ping(ctx); err != nil {
+				return &storage.NotReadyError{Code: "storage_unavailable", Reason: "storage unavailable", Err: err}
+			}
+			continue
+		}
 		if err := storage.Ready(ctx, l.backend, maxAge); err != nil {
 			return err
 		}
@@ -424,13 +463,16 @@ func (s *Server) teardown(ctx context.Context) error {
 		}
 	}
 	s.stopLogs()
-	if s.stopIndex != nil {
-		s.stopIndex()
+	for _, stop := range s.stopIndexes {
+		stop()
 	}
 	for i := len(s.logs) - 1; i >= 0; i-- {
 		if err := s.logs[i].backend.Close(); err != nil {
 			s.logger.Warn("closing a log's store", "err", err)
 		}
+	}
+	for _, unlock := range s.unlocks {
+		unlock()
 	}
 	if s.store != nil {
 		s.store.Close()

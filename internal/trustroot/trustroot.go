@@ -73,8 +73,13 @@ type Deployment struct {
 	// OIDCURL is the OIDC issuer signers should get tokens from, if any.
 	OIDCURL string
 
-	// Log is the transparency log (Rekor v2 API). Required.
+	// Log is the transparency log (Rekor v2 API) that takes entries now,
+	// served at BaseURL. Required.
 	Log *TLog
+	// Shards are the deployment's other logs (its frozen shards), each
+	// with its own BaseURL and, once frozen, End. Clients verify entries of
+	// every log listed, and sign only into those valid now.
+	Shards []*TLog
 
 	// CA is the issuing CA's certificate, then its parents up to the root;
 	// empty when the CA is off. CAStart is when clients start trusting it
@@ -107,6 +112,25 @@ type TLog struct {
 	LogID []byte
 	// Start is when clients start trusting the key. Required.
 	Start time.Time
+	// End, if set, is when the log stopped taking entries (a frozen
+	// shard): signers no longer use it, verifiers still trust its entries.
+	End time.Time
+	// BaseURL is where a shard is served; empty for Deployment.Log, which
+	// is served at Deployment.BaseURL.
+	BaseURL string
+}
+
+// shards returns every log of d with its base URL: Log first.
+func (d Deployment) shards(base string) ([]*TLog, []string, error) {
+	logs, urls := []*TLog{d.Log}, []string{base}
+	for i, l := range d.Shards {
+		u, err := baseURL(l.BaseURL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("shard %d: %w", i+1, err)
+		}
+		logs, urls = append(logs, l), append(urls, u)
+	}
+	return logs, urls, nil
 }
 
 // TrustedRoot returns trusted_root.json for d.
@@ -118,13 +142,17 @@ func TrustedRoot(d Deployment) ([]byte, error) {
 	if d.Log == nil {
 		return nil, errors.New("the deployment has no log")
 	}
-	tlog, err := logInstance("log", base, d.Log, false)
+	logs, urls, err := d.shards(base)
 	if err != nil {
 		return nil, err
 	}
-	tr := &prototrustroot.TrustedRoot{
-		MediaType: TrustedRootMediaType,
-		Tlogs:     []*prototrustroot.TransparencyLogInstance{tlog},
+	tr := &prototrustroot.TrustedRoot{MediaType: TrustedRootMediaType}
+	for i, l := range logs {
+		tlog, err := logInstance("log", urls[i], l, false)
+		if err != nil {
+			return nil, err
+		}
+		tr.Tlogs = append(tr.Tlogs, tlog)
 	}
 	if len(d.CA) > 0 {
 		ca, err := authority("CA", base, d.CA, d.CAStart)
@@ -162,12 +190,24 @@ func SigningConfig(d Deployment) ([]byte, error) {
 	if d.Log == nil {
 		return nil, errors.New("the deployment has no log")
 	}
-	if d.Log.Start.IsZero() {
-		return nil, errors.New("log: no validity start time")
+	logs, urls, err := d.shards(base)
+	if err != nil {
+		return nil, err
+	}
+	var rekors []*prototrustroot.Service
+	for i, l := range logs {
+		if l.Start.IsZero() {
+			return nil, errors.New("log: no validity start time")
+		}
+		svc := service(urls[i], rekorVersion, l.Start)
+		if !l.End.IsZero() {
+			svc.ValidFor.End = timestamppb.New(l.End)
+		}
+		rekors = append(rekors, svc)
 	}
 	sc := &prototrustroot.SigningConfig{
 		MediaType:       SigningConfigMediaType,
-		RekorTlogUrls:   []*prototrustroot.Service{service(base, rekorVersion, d.Log.Start)},
+		RekorTlogUrls:   rekors,
 		RekorTlogConfig: &prototrustroot.ServiceConfiguration{Selector: prototrustroot.ServiceSelector_ANY},
 		TsaConfig:       &prototrustroot.ServiceConfiguration{Selector: prototrustroot.ServiceSelector_ANY},
 	}
@@ -240,13 +280,17 @@ func logInstance(what, url string, l *TLog, ct bool) (*prototrustroot.Transparen
 	if len(id) != sha256.Size {
 		return nil, fmt.Errorf("%s: log ID is %d bytes, want %d", what, len(id), sha256.Size)
 	}
+	validFor := &protocommon.TimeRange{Start: timestamppb.New(l.Start)}
+	if !l.End.IsZero() {
+		validFor.End = timestamppb.New(l.End)
+	}
 	return &prototrustroot.TransparencyLogInstance{
 		BaseUrl:       url,
 		HashAlgorithm: protocommon.HashAlgorithm_SHA2_256,
 		PublicKey: &protocommon.PublicKey{
 			RawBytes:   der,
 			KeyDetails: details,
-			ValidFor:   &protocommon.TimeRange{Start: timestamppb.New(l.Start)},
+			ValidFor:   validFor,
 		},
 		LogId: &protocommon.LogId{KeyId: id},
 	}, nil

@@ -40,11 +40,11 @@ type env struct {
 func newEnv(t testing.TB, store string) *env {
 	t.Helper()
 	l := mosaictest.NewLog(t, mosaictest.Options{Store: store, Keyless: true})
-	tr, err := verify.ParseTrustedRoot(l.Keyless.TrustedRoot)
+	tr, err := verify.ParseTrustedRoot(l.Keyless.TrustedRoot())
 	if err != nil {
 		t.Fatalf("parsing the log's trusted root: %v", err)
 	}
-	return &env{log: l, trJSON: l.Keyless.TrustedRoot, tr: tr, issuer: l.URL + "/dev-oidc"}
+	return &env{log: l, trJSON: l.Keyless.TrustedRoot(), tr: tr, issuer: l.URL + "/dev-oidc"}
 }
 
 // do sends a request and returns the status and body.

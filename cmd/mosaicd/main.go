@@ -3,6 +3,7 @@
 //	mosaicd serve   serve the log (Rekor v2 write API, tlog-tiles read API)
 //	mosaicd keygen  write a checkpoint signing key
 //	mosaicd migrate apply pending PostgreSQL schema migrations
+//	mosaicd freeze  publish a shard's final checkpoint and make it read-only
 //	mosaicd ca init create the keys and certificates of a private keyless deployment
 //	mosaicd backup  copy a log (while it is served) into a backup directory
 //	mosaicd restore restore a backup into a new, empty store
@@ -36,6 +37,8 @@ commands:
   serve    serve the log
   keygen   write a checkpoint signing key (PKCS#8 PEM, mode 0600)
   migrate  apply pending PostgreSQL schema migrations
+  freeze   publish a shard's final checkpoint and make it read-only, for
+           good (running or stopped server)
   ca init  create the CA, TSA and certificate-log keys and certificates for
            keyless signing (then: mosaicd serve --keyless-dir DIR)
   backup   copy a log, while it is served, into a backup directory
@@ -49,7 +52,7 @@ Run 'mosaicd <command> --help' for the command's flags.
 `
 
 // commands are the names run knows, for suggestions.
-var commands = []string{"serve", "keygen", "migrate", "ca", "backup", "restore", "import", "version", "help"}
+var commands = []string{"serve", "keygen", "migrate", "freeze", "ca", "backup", "restore", "import", "version", "help"}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -78,6 +81,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = restoreCmd(ctx, args[1:], stdout, stderr)
 	case "import":
 		err = importCmd(ctx, args[1:], stdout, stderr)
+	case "freeze":
+		err = freeze(ctx, args[1:], stdout, stderr)
 	case "ca":
 		if len(args) < 2 || args[1] != "init" {
 			fmt.Fprintf(stderr, "mosaicd ca: want 'mosaicd ca init --dir DIR'\n")

@@ -36,6 +36,7 @@ type serveConfig struct {
 	storage                string
 	publicURL, origin      string
 	signingKey             string
+	shard                  string
 	checkpointInterval     time.Duration
 	republishInterval      time.Duration
 	batchMaxSize           uint
@@ -115,7 +116,10 @@ func serveFlags(c *serveConfig, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.tilesPublicURL, "tiles-public-url", "", "with --tiles: redirect checkpoint and tile reads to this public base URL of the bucket (or a CDN in front of it)")
 	fs.StringVar(&c.publicURL, "public-url", "", "the log's public base URL (default: http://<the address listened on>, https:// with --tls-cert)")
 	fs.StringVar(&c.origin, "origin", "", "checkpoint origin (default: the hostname of --public-url, as sigstore-go derives it)")
-	fs.StringVar(&c.signingKey, "signing-key", "", "checkpoint signing key, PKCS#8 PEM (default with file: storage: DIR/.mosaic/signing-key.pem, created if missing)")
+	fs.StringVar(&c.signingKey, "signing-key", "", "checkpoint signing key, PKCS#8 PEM (default with file: storage: DIR/.mosaic/signing-key.pem, "+
+		"or DIR/SHARD/.mosaic/signing-key.pem for another --shard, created if missing)")
+	shardFlag(fs, &c.shard, "the active shard: the store's log that takes entries, served at the root paths; every other shard is served "+
+		"read-only at /shards/NAME/ (a new shard needs --init and a new key)")
 	fs.DurationVar(&c.checkpointInterval, "checkpoint-interval", 100*time.Millisecond, "least time between published checkpoints (at least 100ms with file: storage, 10ms with PostgreSQL)")
 	fs.DurationVar(&c.republishInterval, "checkpoint-republish-interval", time.Minute, "re-sign the checkpoint this often when the log does not grow")
 	fs.UintVar(&c.batchMaxSize, "batch-max-size", 512, "most entries sequenced in one batch")
@@ -174,6 +178,9 @@ func (c *serveConfig) check() (*serveConfig, error) {
 	c.publicURL = strings.TrimRight(c.publicURL, "/")
 	if err := c.checkTiles(); err != nil {
 		return nil, usageError{err}
+	}
+	if err := checkShard(c.shard); err != nil {
+		return nil, err
 	}
 	if err := c.gc.resolve(); err != nil {
 		return nil, err
@@ -326,7 +333,7 @@ func (c *serveConfig) serverConfig(create bool, logger *slog.Logger) (server.Con
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
 	return server.Config{
-		Storage: c.storage, Init: create, AutoMigrate: c.autoMigrate, DiskReserve: c.diskReserve,
+		Storage: c.storage, Shard: c.shard, Init: create, AutoMigrate: c.autoMigrate, DiskReserve: c.diskReserve,
 		Tiles: c.tiles, TilesPublicURL: c.tilesPublicURL,
 		PublicURL: c.publicURL, Origin: origin, Key: key,
 		Log: tlog.Config{
@@ -386,13 +393,22 @@ func loadOrCreateKey(cfg *serveConfig, logger *slog.Logger) (crypto.Signer, erro
 		if !ok {
 			return nil, usageError{errors.New("--signing-key is required with this storage (create one with 'mosaicd keygen --out FILE')")}
 		}
-		path = filepath.Join(dir, ".mosaic", "signing-key.pem")
+		path = defaultKeyPath(dir, cfg.shard)
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			if cfg.shard != storage.DefaultLogID && !cfg.init {
+				return nil, usageError{fmt.Errorf("no shard %q in %s; pass --init to create it (with a new key)", cfg.shard, dir)}
+			}
 			if err := createKey(path, logger); err != nil {
 				return nil, err
 			}
 		}
 	}
+	return readKey(path)
+}
+
+// readKey reads a checkpoint signing key, refusing a file that others can
+// read.
+func readKey(path string) (crypto.Signer, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)

@@ -346,7 +346,7 @@ func (c *serveConfig) serverConfig(create bool, logger *slog.Logger) (server.Con
 		ConnLimits: c.conn, SearchIndex: c.searchIndex, Explorer: c.explorer, SearchPageBytes: c.searchPageBytes,
 		SearchConcurrency: c.searchConcurrency, MetricsApart: c.metricsListen != "",
 		ShutdownTimeout: c.shutdownTimeout, Keyless: keyless, Witness: witness, Logger: logger, Registry: reg,
-		CheckpointRecord: checkpointRecordPath(c.checkpointRecord, c.storage, logger),
+		CheckpointRecord: checkpointRecordPath(c.checkpointRecord, c.storage, c.shard, logger),
 		TLSCert:          c.tls.cert, TLSKey: c.tls.key, TLSPoll: c.tls.serverPoll(),
 	}, nil
 }
@@ -355,13 +355,18 @@ func (c *serveConfig) serverConfig(create bool, logger *slog.Logger) (server.Con
 // file store's directory (DIR.published), where restoring or replacing
 // the directory leaves it alone. A PostgreSQL store has no default (a
 // file on one frontend's disk may not outlive it): serve warns instead.
-func checkpointRecordPath(flag, spec string, logger *slog.Logger) string {
+// Shards share their origin, so each shard but main has its own record
+// (DIR.SHARD.published).
+func checkpointRecordPath(flag, spec, shard string, logger *slog.Logger) string {
 	if flag != "" {
 		return flag
 	}
 	if dir, ok := storage.FileDir(spec); ok {
 		if abs, err := filepath.Abs(dir); err == nil {
 			dir = abs
+		}
+		if shard != storage.DefaultLogID {
+			return filepath.Clean(dir) + "." + shard + ".published"
 		}
 		return filepath.Clean(dir) + ".published"
 	}

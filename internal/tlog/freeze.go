@@ -191,10 +191,14 @@ func OpenReadOnly(ctx context.Context, reader tessera.LogReader, cfg ReadOnlyCon
 	if err != nil {
 		return nil, err
 	}
+	nodes, err := newNodeCache(cr, nodeTrees(cfg.TileCacheSize))
+	if err != nil {
+		return nil, err
+	}
 	awaitCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	l := &Log{
 		origin: cfg.Origin, logID: logID, pub: cfg.PublicKey, verifier: verifier,
-		logger: cfg.Logger, metrics: cfg.Metrics, reader: cr,
+		logger: cfg.Logger, metrics: cfg.Metrics, reader: cr, nodes: nodes,
 		shutdown:    func(context.Context) error { return nil },
 		flights:     map[string]*flight{},
 		stopAwaiter: stop, space: alwaysRoom{}, maxInflight: int64(DefaultMaxInflightAdds),

@@ -31,6 +31,11 @@ func (s *server) shardRoutes(r chi.Router) {
 	for _, sh := range s.cfg.Shards {
 		cfg := s.cfg
 		cfg.Log, cfg.Index, cfg.Shard = sh.Log, sh.Index, sh.Name
+		if !sh.Active {
+			// The bucket (--tiles-public-url) holds the active shard's
+			// tiles only: the others are read from their stores.
+			cfg.TilesPublicURL = ""
+		}
 		sub := &server{cfg: cfg, searches: s.searches, health: s.health}
 		r.Route("/shards/"+sh.Name, sub.logRoutes)
 	}

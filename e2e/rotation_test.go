@@ -80,6 +80,26 @@ func TestRotationCosign(t *testing.T) {
 			t.Errorf("mosaic verify %s: exit %d\n%s%s", f, code, out, errOut)
 		}
 	}
+	monitorBothShards(t, dir, s.URL)
+}
+
+// monitorBothShards: one mosaic monitor pass with the rotated trusted root
+// follows the active shard and the frozen one, each into its own state.
+func monitorBothShards(t *testing.T, dir, url string) {
+	t.Helper()
+	code, out, errOut := mosaicCLI(t, dir, nil, "monitor", "--url", url, "--trusted-root", "root.json", "--state", "mon.json", "--quiet")
+	if code != 0 {
+		t.Fatalf("mosaic monitor: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, f := range []string{"mon.json", "mon.json.main"} {
+		data, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatalf("mosaic monitor kept no state for a shard: %v", err)
+		}
+		if !strings.Contains(string(data), "127.0.0.1") {
+			t.Errorf("%s: %s", f, data)
+		}
+	}
 }
 
 func bundleLogID(t *testing.T, dir, name string) string {

@@ -248,7 +248,7 @@ func cmdMonitor(e *env, args []string) error {
 	if !*quiet {
 		cfg.Progress = e.stderr
 	}
-	return monitorError(monitor.Run(e.ctx, cfg))
+	return monitorError(monitorShards(e.ctx, cfg, *keys.root, *keys.url))
 }
 
 // monitorError maps a monitor's alarms to their exit codes: a split view

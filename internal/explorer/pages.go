@@ -23,7 +23,7 @@ const readTimeout = 10 * time.Second
 const (
 	searchPageSize = 25
 	watchShown     = 25
-	watchScanPages = 5
+	watchScanPages = 2
 	// searchPageBytes bounds the entry bodies one page reads.
 	searchPageBytes = 512 << 10
 )

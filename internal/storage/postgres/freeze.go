@@ -75,8 +75,10 @@ func (s *Store) RecordFrozen(ctx context.Context, f Frozen) (Frozen, error) {
 }
 
 // Frozen returns the log's recorded freeze, and false when it has none.
+// Running servers poll it (to notice a freeze made elsewhere), so it counts
+// as the log's own state polling, not as a read served to a client.
 func (s *Store) Frozen(ctx context.Context) (Frozen, bool, error) {
-	ctx, cancel := s.readCtx(ctx)
+	ctx, cancel := s.stateCtx(ctx)
 	defer cancel()
 	var f Frozen
 	found, err := s.readFrozen(ctx, &f)

@@ -26,7 +26,7 @@ const (
 	opIntegrate = "integrate" // appending sequenced batches to the tree
 	opPublish   = "publish"   // signing and storing a checkpoint
 	opRead      = "read"      // reading the checkpoint, tiles and bundles
-	opState     = "state"     // NextIndex, IntegratedSize, CheckpointPublishedAt: the log's own polling
+	opState     = "state"     // NextIndex, IntegratedSize, CheckpointPublishedAt, Frozen: the log's own polling
 	opOther     = "other"     // opening a log, identity, pings
 )
 

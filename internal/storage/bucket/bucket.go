@@ -235,3 +235,22 @@ func notFound(err error) bool {
 	var re interface{ HTTPStatusCode() int }
 	return errors.As(err, &re) && re.HTTPStatusCode() == 404
 }
+
+// List returns the keys of every object under b's prefix, relative to it,
+// in the bucket's (lexical) order.
+func (b *Bucket) List(ctx context.Context) ([]string, error) {
+	var keys []string
+	p := s3.NewListObjectsV2Paginator(b.client, &s3.ListObjectsV2Input{Bucket: aws.String(b.name), Prefix: aws.String(b.prefix)})
+	for p.HasMorePages() {
+		pctx, cancel := context.WithTimeout(ctx, b.timeout)
+		out, err := p.NextPage(pctx)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("listing %s: %w", b.where, err)
+		}
+		for _, o := range out.Contents {
+			keys = append(keys, strings.TrimPrefix(aws.ToString(o.Key), b.prefix))
+		}
+	}
+	return keys, nil
+}

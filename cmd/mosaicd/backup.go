@@ -9,11 +9,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/mosaiclog/mosaic/internal/backup"
 	"github.com/mosaiclog/mosaic/internal/entry"
 	"github.com/mosaiclog/mosaic/internal/storage"
+	"github.com/mosaiclog/mosaic/internal/storage/bucket"
 	"k8s.io/klog/v2"
 )
 
@@ -44,14 +46,31 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var spec, to, keyPath string
 	var includeKeys bool
 	storageFlag(fs, &spec)
-	fs.StringVar(&to, "to", "", "backup directory, new or empty (required)")
+	fs.StringVar(&to, "to", "", "where to write the backup (required): a directory, new or empty, or s3://BUCKET/PREFIX?endpoint=…&region=…, a prefix holding no backup; "+
+		"to S3 the backup is taken and checked in a temporary directory, then uploaded with its manifest last (credentials from the AWS environment)")
 	fs.BoolVar(&includeKeys, "include-keys", false, "also copy the log's signing key into the backup (mode 0600); without it the backup holds no secret")
 	fs.StringVar(&keyPath, "signing-key", "", "the signing key --include-keys copies (default with file:DIR storage: DIR/.mosaic/signing-key.pem)")
 	if err := parseWithEnv(fs, args); err != nil {
 		return err
 	}
 	if to == "" {
-		return usageError{errors.New("--to DIR is required: the directory to write the backup to")}
+		return usageError{errors.New("--to DIR|s3://BUCKET/PREFIX is required: where to write the backup")}
+	}
+	var bkt *bucket.Bucket
+	if isS3(to) {
+		var err error
+		if bkt, err = openBackupBucket(ctx, to); err != nil {
+			return err
+		}
+		if err := backup.CheckNoBackup(ctx, bkt); err != nil {
+			return err
+		}
+		tmp, err := os.MkdirTemp("", "mosaic-backup-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		to = tmp
 	}
 	var key []byte
 	if includeKeys {
@@ -71,9 +90,15 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	if bkt != nil {
+		if err := backup.Upload(ctx, to, bkt, stderr); err != nil {
+			return err
+		}
+		to = bkt.String()
+	}
 	keys := "no signing key"
 	if m.SigningKey != "" {
-		keys = "the signing key (" + filepath.Join(to, m.SigningKey) + ", keep it secret)"
+		keys = "the signing key (" + to + "/" + m.SigningKey + ", keep it secret)"
 	}
 	fmt.Fprintf(stdout, "backed up %s at tree size %d into %s: %d entry bundles, %d tiles, the checkpoint and %s; fsck-clean (%s)\n",
 		m.Origin, m.Size, to, m.Bundles, m.Tiles, keys, time.Since(start).Round(time.Millisecond))
@@ -101,13 +126,23 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := newFlagSet("restore", stderr)
 	var spec, from, keyOut string
 	fs.StringVar(&spec, "storage", "", "the new store to restore into, which must be empty: file:DIR or postgres://... (required)")
-	fs.StringVar(&from, "from", "", "backup directory written by 'mosaicd backup' (required)")
+	fs.StringVar(&from, "from", "", "the backup 'mosaicd backup' wrote (required): its directory, or its s3://BUCKET/PREFIX?endpoint=…&region=…, downloaded first into a temporary directory")
 	fs.StringVar(&keyOut, "signing-key", "", "where to write the backup's signing key, if it holds one (default with file:DIR storage: DIR/.mosaic/signing-key.pem)")
 	if err := parseWithEnv(fs, args); err != nil {
 		return err
 	}
 	if spec == "" || from == "" {
-		return usageError{errors.New("--from DIR and --storage are required")}
+		return usageError{errors.New("--from DIR|s3://BUCKET/PREFIX and --storage are required")}
+	}
+	if isS3(from) {
+		dir, err := downloadBackup(ctx, from, stderr)
+		if dir != "" {
+			defer os.RemoveAll(dir)
+		}
+		if err != nil {
+			return err
+		}
+		from = dir
 	}
 	m, _, err := backup.ReadManifest(from)
 	if err != nil {
@@ -139,6 +174,35 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	fmt.Fprintf(stdout, "restored %s at tree size %d into %s; fsck-clean (%s)\n", m.Origin, m.Size, storage.Redact(spec), time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// isS3 reports whether a backup's place is a bucket rather than a directory.
+func isS3(place string) bool { return strings.HasPrefix(place, "s3://") }
+
+// openBackupBucket opens the bucket and prefix of an s3:// backup place.
+func openBackupBucket(ctx context.Context, place string) (*bucket.Bucket, error) {
+	cfg, err := bucket.ParseURL(place)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return bucket.Open(ctx, cfg)
+}
+
+// downloadBackup copies the backup at the s3:// place into a new temporary
+// directory, which it returns for the caller to remove (also on error).
+func downloadBackup(ctx context.Context, place string, stderr io.Writer) (string, error) {
+	b, err := openBackupBucket(ctx, place)
+	if err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp("", "mosaic-restore-")
+	if err != nil {
+		return "", err
+	}
+	if _, err := backup.Download(ctx, b, dir, stderr); err != nil {
+		return dir, err
+	}
+	return dir, nil
 }
 
 // restoredKeyPath is where restore writes the backup's signing key: "" when

@@ -1,7 +1,9 @@
 // Package backup copies whole logs: out of a store into a backup
 // directory (Backup), from a backup into an empty store (Restore), and from
 // any C2SP tlog-tiles log over HTTP into an empty store (Import), which is
-// also how a log moves between the embedded store and PostgreSQL.
+// also how a log moves between the embedded store and PostgreSQL. Upload
+// and Download move a backup directory to and from an S3 prefix, the
+// manifest last.
 //
 // A backup is a tlog-tiles directory tree (checkpoint, tile/<L>/<N>[.p/W],
 // tile/entries/<N>[.p/W]) that any tlog-tiles client can read, plus a

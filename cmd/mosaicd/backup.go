@@ -59,7 +59,7 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var bkt *bucket.Bucket
 	if isS3(to) {
 		var err error
-		if bkt, err = openBackupBucket(ctx, to); err != nil {
+		if bkt, err = openBackupBucket(ctx, "--to", to); err != nil {
 			return err
 		}
 		if err := backup.CheckNoBackup(ctx, bkt); err != nil {
@@ -179,11 +179,12 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 // isS3 reports whether a backup's place is a bucket rather than a directory.
 func isS3(place string) bool { return strings.HasPrefix(place, "s3://") }
 
-// openBackupBucket opens the bucket and prefix of an s3:// backup place.
-func openBackupBucket(ctx context.Context, place string) (*bucket.Bucket, error) {
+// openBackupBucket opens the bucket and prefix of an s3:// backup place,
+// given as flag.
+func openBackupBucket(ctx context.Context, flag, place string) (*bucket.Bucket, error) {
 	cfg, err := bucket.ParseURL(place)
 	if err != nil {
-		return nil, usageError{err}
+		return nil, usageError{fmt.Errorf("%s %w", flag, err)}
 	}
 	return bucket.Open(ctx, cfg)
 }
@@ -191,7 +192,7 @@ func openBackupBucket(ctx context.Context, place string) (*bucket.Bucket, error)
 // downloadBackup copies the backup at the s3:// place into a new temporary
 // directory, which it returns for the caller to remove (also on error).
 func downloadBackup(ctx context.Context, place string, stderr io.Writer) (string, error) {
-	b, err := openBackupBucket(ctx, place)
+	b, err := openBackupBucket(ctx, "--from", place)
 	if err != nil {
 		return "", err
 	}

@@ -86,8 +86,10 @@ func (c *serveConfig) checkTiles() error {
 	if !storage.IsPostgres(c.storage) {
 		return errors.New("--tiles needs PostgreSQL storage (--storage postgres://...)")
 	}
-	_, err := bucket.ParseURL(c.tiles)
-	return err
+	if _, err := bucket.ParseURL(c.tiles); err != nil {
+		return fmt.Errorf("--tiles %w", err)
+	}
+	return nil
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {

@@ -203,7 +203,7 @@ func Open(ctx context.Context, spec string, opts Options) (*Store, error) {
 		}
 		cfg, err := bucket.ParseURL(opts.Tiles)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--tiles %w", err)
 		}
 		if tiles, err = bucket.Open(ctx, cfg); err != nil {
 			return nil, err

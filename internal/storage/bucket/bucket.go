@@ -88,7 +88,7 @@ func Open(ctx context.Context, cfg Config) (*Bucket, error) {
 	}
 	if ac.Region == "" {
 		if cfg.Endpoint == "" {
-			return nil, fmt.Errorf("bucket: no region for s3://%s: add ?region=… to --tiles or set AWS_REGION", cfg.Bucket)
+			return nil, fmt.Errorf("bucket: no region for s3://%s: add ?region=… to the s3:// URL or set AWS_REGION", cfg.Bucket)
 		}
 		ac.Region = "us-east-1"
 	}
@@ -114,7 +114,7 @@ func Open(ctx context.Context, cfg Config) (*Bucket, error) {
 	hctx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
 	if _, err := client.HeadBucket(hctx, &s3.HeadBucketInput{Bucket: aws.String(cfg.Bucket)}); err != nil {
-		return nil, fmt.Errorf("bucket: checking s3://%s (endpoint %q): %w; create the bucket, or check --tiles and the AWS credentials",
+		return nil, fmt.Errorf("bucket: checking s3://%s (endpoint %q): %w; create the bucket, or check the s3:// URL and the AWS credentials",
 			cfg.Bucket, cfg.Endpoint, err)
 	}
 	return b, nil

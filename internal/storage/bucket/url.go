@@ -16,38 +16,40 @@ var bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 // prefixPart is one '/'-separated element of a key prefix.
 var prefixPart = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 
-// ParseURL parses --tiles: s3://BUCKET[/PREFIX][?endpoint=URL][&region=R][&path_style=BOOL].
+// ParseURL parses an s3:// URL (serve --tiles, backup --to, restore
+// --from): s3://BUCKET[/PREFIX][?endpoint=URL][&region=R][&path_style=BOOL].
 // endpoint is the base URL of an S3-compatible service (default: AWS);
 // region defaults to the AWS chain's; path_style defaults to true when an
-// endpoint is given. Credentials are never part of the URL.
+// endpoint is given. Credentials are never part of the URL. Errors quote
+// the URL and leave naming the flag to the caller.
 func ParseURL(s string) (Config, error) {
 	var c Config
 	u, err := url.Parse(s)
 	if err != nil {
-		return c, fmt.Errorf("--tiles %q: %w", s, err)
+		return c, fmt.Errorf("%q: %w", s, err)
 	}
 	switch {
 	case u.Scheme != "s3":
-		return c, fmt.Errorf("--tiles %q: want s3://BUCKET/PREFIX?endpoint=…&region=…", s)
+		return c, fmt.Errorf("%q: want s3://BUCKET/PREFIX?endpoint=…&region=…", s)
 	case u.User != nil:
-		return c, fmt.Errorf("--tiles %q: credentials do not belong in the URL; they come from the AWS environment or config files", redact(u))
+		return c, fmt.Errorf("%q: credentials do not belong in the URL; they come from the AWS environment or config files", redact(u))
 	case u.Opaque != "":
-		return c, fmt.Errorf("--tiles %q: want s3://BUCKET/…, with two slashes", s)
+		return c, fmt.Errorf("%q: want s3://BUCKET/…, with two slashes", s)
 	case u.Fragment != "":
-		return c, fmt.Errorf("--tiles %q: unexpected #fragment", s)
+		return c, fmt.Errorf("%q: unexpected #fragment", s)
 	case !bucketName.MatchString(u.Host) || strings.Contains(u.Host, ".."):
-		return c, fmt.Errorf("--tiles %q: bucket name %q is not a valid S3 bucket name (3-63 lower-case letters, digits, '.' and '-')", s, u.Host)
+		return c, fmt.Errorf("%q: bucket name %q is not a valid S3 bucket name (3-63 lower-case letters, digits, '.' and '-')", s, u.Host)
 	}
 	c.Bucket = u.Host
 	if c.Prefix, err = parsePrefix(u.Path); err != nil {
-		return c, fmt.Errorf("--tiles %q: %w", s, err)
+		return c, fmt.Errorf("%q: %w", s, err)
 	}
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
-		return c, fmt.Errorf("--tiles %q: query: %w", s, err)
+		return c, fmt.Errorf("%q: query: %w", s, err)
 	}
 	if err := c.setQuery(q); err != nil {
-		return c, fmt.Errorf("--tiles %q: %w", s, err)
+		return c, fmt.Errorf("%q: %w", s, err)
 	}
 	return c, nil
 }

@@ -109,8 +109,13 @@ func (k *logKeyFlags) logKey(certLog bool) (*logKey, error) {
 // vkeyPublicKey is the Ed25519 key of a signed-note verifier key that
 // sumdbnote.NewVerifier accepted (name+hash+base64 of 0x01 and the key).
 func vkeyPublicKey(vkey string) (crypto.PublicKey, error) {
-	parts := strings.Split(vkey, "+")
-	raw, err := base64.StdEncoding.DecodeString(parts[len(parts)-1])
+	// name+hash+key: names hold no '+', the hash is hex, but the base64 key
+	// may contain '+'.
+	parts := strings.SplitN(vkey, "+", 3)
+	if len(parts) != 3 {
+		return nil, fmt.Errorf("verifier key %q is not name+hash+key", vkey)
+	}
+	raw, err := base64.StdEncoding.DecodeString(parts[2])
 	if err != nil || len(raw) != 1+ed25519.PublicKeySize || raw[0] != 1 {
 		return nil, fmt.Errorf("verifier key %q is not an Ed25519 key", vkey)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"encoding/json"
 	"regexp"
 	"runtime"
@@ -137,5 +138,22 @@ func TestVersion(t *testing.T) {
 	var v struct{ Version, GoVersion, Platform string }
 	if err := json.Unmarshal(stdout.Bytes(), &v); err != nil || v.Version == "" || v.GoVersion != runtime.Version() || v.Platform == "" {
 		t.Errorf("version --output json: %v %+v\n%s", err, v, stdout.String())
+	}
+}
+
+// A verifier key whose base64 holds '+' is still read whole.
+func TestVkeyPublicKeyPlus(t *testing.T) {
+	const vkey = "127.0.0.1+90ca6e80+AcdWfyWgC7GBSgA0aswFgq+VOluwlXUyZ8nt38C2P/z0"
+	pub, err := vkeyPublicKey(vkey)
+	if err != nil {
+		t.Fatalf("vkeyPublicKey(%q): %v", vkey, err)
+	}
+	if len(pub.(ed25519.PublicKey)) != ed25519.PublicKeySize {
+		t.Fatalf("key of %d bytes", len(pub.(ed25519.PublicKey)))
+	}
+	for _, bad := range []string{"", "name", "name+hash", "name+abcd+!!!", "name+abcd+AQ=="} {
+		if _, err := vkeyPublicKey(bad); err == nil {
+			t.Errorf("vkeyPublicKey(%q) accepted", bad)
+		}
 	}
 }

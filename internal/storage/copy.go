@@ -14,6 +14,8 @@ import (
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/api/layout"
 	"github.com/transparency-dev/tessera/client"
+
+	"github.com/mosaiclog/mosaic/internal/atomicfile"
 )
 
 // Copying a log in and out of a store, for backups, restores and imports
@@ -174,7 +176,7 @@ func (b *posixBackend) importLog(ctx context.Context, src ImportSource) error {
 			return fmt.Errorf("copying the entries: %w", err)
 		}
 	}
-	if err := writeExclusive(filepath.Join(b.dir, layout.CheckpointPath), src.Checkpoint); err != nil {
+	if err := atomicfile.Create(filepath.Join(b.dir, layout.CheckpointPath), src.Checkpoint); err != nil {
 		return fmt.Errorf("publishing the checkpoint: %w", err)
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mosaiclog/mosaic/internal/atomicfile"
 	"github.com/mosaiclog/mosaic/internal/storage/postgres"
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/api/layout"
@@ -83,7 +84,7 @@ func (b *posixBackend) RecordFrozen(ctx context.Context, f Frozen) (Frozen, erro
 	if err != nil {
 		return Frozen{}, err
 	}
-	if err := writeExclusive(filepath.Join(b.dir, mosaicDir, frozenFile), data); err != nil && !errors.Is(err, fs.ErrExist) {
+	if err := atomicfile.Create(filepath.Join(b.dir, mosaicDir, frozenFile), data); err != nil && !errors.Is(err, fs.ErrExist) {
 		return Frozen{}, fmt.Errorf("recording the freeze in %s: %w", b.dir, err)
 	}
 	rec, err := b.Frozen(ctx)

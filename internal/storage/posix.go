@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mosaiclog/mosaic/internal/atomicfile"
 	"github.com/mosaiclog/mosaic/internal/diskspace"
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/api/layout"
@@ -104,7 +105,7 @@ func (b *posixBackend) RecordIdentity(ctx context.Context, id Identity) (Identit
 		if merr != nil {
 			return Identity{}, merr
 		}
-		if err := writeExclusive(path, data); err != nil && !errors.Is(err, fs.ErrExist) {
+		if err := atomicfile.Create(path, data); err != nil && !errors.Is(err, fs.ErrExist) {
 			return Identity{}, fmt.Errorf("recording identity in %s: %w", path, err)
 		}
 		stored, err = os.ReadFile(path)
@@ -123,34 +124,4 @@ func (b *posixBackend) Close() error {
 	b.stop()
 	b.bg.Wait()
 	return b.dedup.Close()
-}
-
-// writeExclusive creates path with data, durably, failing with fs.ErrExist
-// if it already exists. The file appears whole or not at all.
-func writeExclusive(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Link(tmp.Name(), path); err != nil {
-		return err
-	}
-	dir, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer dir.Close()
-	return dir.Sync()
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/transparency-dev/formats/log"
 	sumdbnote "golang.org/x/mod/sumdb/note"
+
+	"github.com/mosaiclog/mosaic/internal/atomicfile"
 )
 
 // A checkpoint record is a file, kept outside the log's store, holding the
@@ -151,7 +153,7 @@ func (r *Record) Advance(body []byte) error {
 	// Keep only the body proper (origin, size, root): extension lines are
 	// not part of what the record vouches for.
 	out := log.Checkpoint{Origin: cp.Origin, Size: cp.Size, Hash: cp.Hash}
-	if err := replaceFile(r.path, out.Marshal()); err != nil {
+	if err := atomicfile.Replace(r.path, out.Marshal()); err != nil {
 		return fmt.Errorf("writing checkpoint record %s: %w", r.path, err)
 	}
 	return nil
@@ -172,37 +174,6 @@ func lockFile(path string) (func(), error) {
 		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
 	}, nil
-}
-
-// replaceFile replaces path with data atomically and durably: readers see
-// the old contents or the new, and after a crash the new ones are there
-// once replaceFile has returned.
-func replaceFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // recordingSigner advances the record to each checkpoint before signing

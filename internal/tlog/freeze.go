@@ -187,11 +187,7 @@ func OpenReadOnly(ctx context.Context, reader tessera.LogReader, cfg ReadOnlyCon
 	if err != nil {
 		return nil, err
 	}
-	cr, err := newCachedReader(reader, cfg.TileCacheSize)
-	if err != nil {
-		return nil, err
-	}
-	nodes, err := newNodeCache(cr, nodeTrees(cfg.TileCacheSize))
+	cr, nodes, err := newReadCaches(reader, cfg.TileCacheSize)
 	if err != nil {
 		return nil, err
 	}

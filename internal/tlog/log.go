@@ -209,11 +209,7 @@ func New(ctx context.Context, driver tessera.Driver, cfg Config) (*Log, error) {
 			return nil, err
 		}
 	}
-	cr, err := newCachedReader(reader, cfg.TileCacheSize)
-	if err != nil {
-		return nil, err
-	}
-	nodes, err := newNodeCache(cr, nodeTrees(cfg.TileCacheSize))
+	cr, nodes, err := newReadCaches(reader, cfg.TileCacheSize)
 	if err != nil {
 		return nil, err
 	}

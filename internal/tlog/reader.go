@@ -151,3 +151,17 @@ func bundlePrefix(b []byte, want int) (n, end int, err error) {
 	}
 	return n, end, nil
 }
+
+// newReadCaches wraps reader in the tile and bundle cache and the node
+// cache proofs and roots are built from, both sized by tileCacheSize.
+func newReadCaches(reader tessera.LogReader, tileCacheSize int) (*cachedReader, *nodeCache, error) {
+	cr, err := newCachedReader(reader, tileCacheSize)
+	if err != nil {
+		return nil, nil, err
+	}
+	nodes, err := newNodeCache(cr, nodeTrees(tileCacheSize))
+	if err != nil {
+		return nil, nil, err
+	}
+	return cr, nodes, nil
+}

@@ -47,6 +47,7 @@ var chiPatterns = map[string][]string{
 		"/api/v2/tile/{L}/{N}.p/{W}",
 		"/api/v2/tile/entries/{N}",
 		"/api/v2/tile/entries/{N}.p/{W}",
+		"/api/v2/tile/identities/{N}",
 	},
 	"/api/v2/certlog/tile/*": {
 		"/api/v2/certlog/tile/{L}/{N}",
@@ -704,6 +705,7 @@ func TestOpenAPITilePaths(t *testing.T) {
 		"0/000", "0/000.p/1", "0/000.p/255", "63/000", "9/999", "10/x001/000",
 		"0/x001/x234/067", "0/x001/x234/067.p/8", "0/x018/x446/x744/x073/x709/x551/615",
 		"entries/000", "entries/000.p/1", "entries/x001/234.p/200", "entries/x010/000",
+		"identities/000", "identities/x001/234", "identities/x010/000",
 		// not canonical
 		"", "0", "0/", "00/000", "01/000", "64/000", "-1/000", "+1/000", "a/000",
 		"0/0", "0/00", "0/0000", "0/x000", "0/x000/000", "0/x001", "0/001/234", "0/x01/234",
@@ -712,6 +714,8 @@ func TestOpenAPITilePaths(t *testing.T) {
 		"0/x001/x234/x567/x890/x123/x456/x789/000",
 		"entries", "entries/", "entries/0", "entries/x000/000", "entries/000.p/0",
 		"entries/000.p/256", "entries/000/000", "entries/entries/000", "1/entries/000",
+		"identities", "identities/", "identities/0", "identities/x000/000", "identities/000.p/1",
+		"identities/000/000", "identities/identities/000", "1/identities/000",
 	}
 	// Indices above 2^64-1 fit N's pattern (seven groups) but are refused;
 	// the parameter's description says so, a pattern cannot.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/mosaiclog/mosaic/internal/tlog"
+	"github.com/mosaiclog/mosaic/pkg/idtile"
 	"github.com/transparency-dev/tessera/api/layout"
 )
 
@@ -20,7 +21,8 @@ func (s *server) checkpoint(w http.ResponseWriter, r *http.Request) {
 	s.serveCheckpoint(w, r, s.cfg.Log)
 }
 
-// tile serves /api/v2/tile/<L>/<N>[.p/<W>] and /api/v2/tile/entries/<N>[.p/<W>].
+// tile serves /api/v2/tile/<L>/<N>[.p/<W>], /api/v2/tile/entries/<N>[.p/<W>]
+// and /api/v2/tile/identities/<N>.
 func (s *server) tile(w http.ResponseWriter, r *http.Request) {
 	if s.redirectTiles(w, r, "", "tile/"+chi.URLParam(r, "*")) {
 		return
@@ -80,6 +82,10 @@ func (s *server) serveTile(w http.ResponseWriter, r *http.Request, l *tlog.Log) 
 		writeError(w, http.StatusBadRequest, "malformed tile path %q: %v", "tile/"+rest, err)
 		return
 	}
+	if res.identities {
+		s.serveIdentityTile(w, r, l, res.index)
+		return
+	}
 	var data []byte
 	if res.entries {
 		data, err = l.ReadEntryBundle(r.Context(), res.index, res.width)
@@ -95,8 +101,32 @@ func (s *server) serveTile(w http.ResponseWriter, r *http.Request, l *tlog.Log) 
 	_, _ = w.Write(data)
 }
 
+// identityTileType is the media type of an identity tile: a gzip stream
+// (RFC 6713), not a content encoding, so that clients do not decompress it.
+const identityTileType = "application/gzip"
+
+// serveIdentityTile serves the identity tile of entry bundle index: stored
+// beside the bundles, or derived from the bundle (tlog.ReadIdentityTile).
+// A bundle without one is 404 saying why.
+func (s *server) serveIdentityTile(w http.ResponseWriter, r *http.Request, l *tlog.Log, index uint64) {
+	data, err := l.ReadIdentityTile(r.Context(), index)
+	var none *tlog.NoIdentityTileError
+	if errors.As(err, &none) {
+		writeError(w, http.StatusNotFound, "%v", none)
+		return
+	}
+	if err != nil {
+		s.readError(w, r, idtile.Path(index), err)
+		return
+	}
+	w.Header().Set("Content-Type", identityTileType)
+	w.Header().Set("Cache-Control", immutable)
+	_, _ = w.Write(data)
+}
+
 type tileResource struct {
 	entries      bool
+	identities   bool // an identity tile (pkg/idtile): index only
 	level, index uint64
 	width        uint8
 }
@@ -105,6 +135,18 @@ type tileResource struct {
 // canonical spelling is accepted (no leading zeros, x-prefixed groups), so
 // each resource has exactly one URL and caches stay coherent.
 func parseTilePath(rest string) (tileResource, error) {
+	if idx, ok := strings.CutPrefix(rest, "identities/"); ok {
+		i, w, err := layout.ParseTileIndexPartial(idx)
+		switch {
+		case err != nil:
+			return tileResource{}, err
+		case w != 0:
+			return tileResource{}, errors.New("identity tiles have no partial width (only full bundles have one)")
+		case idtile.Path(i) != "tile/"+rest:
+			return tileResource{}, errNotCanonical
+		}
+		return tileResource{identities: true, index: i}, nil
+	}
 	if idx, ok := strings.CutPrefix(rest, "entries/"); ok {
 		i, w, err := layout.ParseTileIndexPartial(idx)
 		if err != nil {
@@ -117,7 +159,7 @@ func parseTilePath(rest string) (tileResource, error) {
 	}
 	level, idx, ok := strings.Cut(rest, "/")
 	if !ok {
-		return tileResource{}, errors.New("want tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>]")
+		return tileResource{}, errors.New("want tile/<L>/<N>[.p/<W>], tile/entries/<N>[.p/<W>] or tile/identities/<N>")
 	}
 	l, i, w, err := layout.ParseTileLevelIndexPartial(level, idx)
 	if err != nil {

@@ -3,6 +3,8 @@ package api
 import (
 	"testing"
 
+	"github.com/mosaiclog/mosaic/pkg/idtile"
+
 	"github.com/transparency-dev/tessera/api/layout"
 )
 
@@ -10,7 +12,8 @@ import (
 // accepts canonical paths: whatever it accepts formats back to itself.
 func FuzzParseTilePath(f *testing.F) {
 	for _, seed := range []string{"0/000", "0/x001/x234/067.p/8", "entries/000", "entries/x001/002.p/255",
-		"63/000", "00/000", "0/1", "entries/", "0/.p/", "0/x.p/3", "entries/000.p/", "1/x/x/x", ""} {
+		"63/000", "00/000", "0/1", "entries/", "0/.p/", "0/x.p/3", "entries/000.p/", "1/x/x/x", "",
+		"identities/000", "identities/x001/234", "identities/000.p/1", "identities/0"} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, rest string) {
@@ -19,9 +22,12 @@ func FuzzParseTilePath(f *testing.F) {
 			return
 		}
 		var canon string
-		if res.entries {
+		switch {
+		case res.identities:
+			canon = idtile.Path(res.index)
+		case res.entries:
 			canon = layout.EntriesPath(res.index, res.width)
-		} else {
+		default:
 			canon = layout.TilePath(res.level, res.index, res.width)
 		}
 		if canon != "tile/"+rest {

@@ -3,14 +3,18 @@ package api_test
 import (
 	"bytes"
 	"cmp"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 
+	"github.com/mosaiclog/mosaic/internal/entry"
 	"github.com/mosaiclog/mosaic/internal/mosaictest"
+	"github.com/mosaiclog/mosaic/pkg/idtile"
 	"github.com/mosaiclog/mosaic/pkg/note"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -217,6 +221,73 @@ func TestTileResponses(t *testing.T) {
 		}
 		if !bytes.HasPrefix(b, []byte(l.Origin+"\n260\n")) {
 			t.Errorf("checkpoint body %q", b)
+		}
+	})
+}
+
+// TestIdentityTileResponses checks GET /api/v2/tile/identities/<N> on each
+// store without object tiles: the tile is derived from the full bundle (and
+// describes its entries), a partial or uncovered bundle is 404 saying why,
+// and a malformed path is 400.
+func TestIdentityTileResponses(t *testing.T) {
+	eachStore(t, func(t *testing.T, store string) {
+		l := mosaictest.NewLog(t, mosaictest.Options{Store: store})
+		s := mosaictest.NewSigner(t, mosaictest.Ed25519ph)
+		bodies := addN(t, l, s, 0, 260)
+		base := l.URL + "/api/v2/"
+		key := fmt.Sprintf("sha256:%x", sha256.Sum256(s.PublicKeyDER))
+
+		tests := []struct {
+			path   string
+			status int
+			why    string // in a 404's or 400's message
+		}{
+			{"tile/identities/000", 200, ""},
+			{"tile/identities/001", 404, "only full bundles have one, and the published checkpoint (size 260) covers 1 full bundles"},
+			{"tile/identities/x001/000", 404, "only full bundles"},
+			{"tile/identities/000.p/4", 400, "no partial width"},
+			{"tile/identities/0", 400, ""},
+			{"tile/identities/0000", 400, ""},
+			{"tile/identities/x000/001", 400, "canonical"},
+			{"tile/identities/", 400, ""},
+			{"tile/identities/abc", 400, ""},
+			{"tile/identities/000/", 400, ""},
+			{"tile/identities/identities/000", 400, ""},
+			{"tile/0/identities/000", 400, ""},
+		}
+		for _, tc := range tests {
+			t.Run(tc.path, func(t *testing.T) {
+				resp, b := get(t, base+tc.path)
+				if resp.StatusCode != tc.status {
+					t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, b)
+				}
+				if tc.status != 200 {
+					if e := errorBody(t, b); !strings.Contains(e.Message, tc.why) {
+						t.Errorf("message %q does not say %q", e.Message, tc.why)
+					}
+					return
+				}
+				if ct, cc := resp.Header.Get("Content-Type"), resp.Header.Get("Cache-Control"); ct != "application/gzip" || cc != "public, max-age=31536000, immutable" {
+					t.Errorf("headers Content-Type %q Cache-Control %q", ct, cc)
+				}
+				recs, err := idtile.Parse(b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, r := range recs {
+					f, err := entry.Describe(bodies[i])
+					if err != nil {
+						t.Fatal(err)
+					}
+					if r.Key != key || r.Digest != f.Digest || r.Digest == "" {
+						t.Fatalf("record %d is %+v, want digest %s and key %s", i, r, f.Digest, key)
+					}
+				}
+				// A second read is the same tile (from the cache).
+				if _, again := get(t, base+tc.path); !bytes.Equal(again, b) {
+					t.Error("a second read differs")
+				}
+			})
 		}
 	})
 }

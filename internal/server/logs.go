@@ -27,8 +27,10 @@ type logSpec struct {
 	// dedup installs the store's persistent duplicate map, if it has one.
 	identity func(leaf []byte) []byte
 	dedup    bool
-	// identities summarises a full entry bundle as an identity tile
-	// (with --tiles), or is nil.
+	// identities summarises a full entry bundle as an identity tile, or
+	// is nil: the log has none. With --tiles they are stored beside the
+	// bundles; on every store the server serves them (derived from the
+	// bundles when not stored).
 	identities func(leaves [][]byte) ([]byte, error)
 	// antispam sizes Tessera's in-memory dedup cache.
 	antispam uint
@@ -128,6 +130,9 @@ func (s *Server) openLog(ctx context.Context, sp logSpec) (*servedLog, error) {
 		}
 	}
 	lc.CutOffErr = storage.ErrFrozen
+	if sp.identities != nil {
+		lc.IdentityTiles = &tlog.IdentityTiles{Make: sp.identities, Stored: storage.StoredIdentityTiles(b)}
+	}
 	s.reg.MustRegister(lc.Metrics.Collectors()...)
 	if sl.log, err = tlog.New(s.logCtx, b.Driver(), lc); err != nil {
 		return nil, err

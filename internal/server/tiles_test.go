@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -135,6 +136,26 @@ func TestTilesInBucket(t *testing.T) {
 		if r.Key == "" {
 			t.Fatalf("identity of entry %d has no key fingerprint", idx)
 		}
+	}
+	// The API serves the stored object, without PostgreSQL, and a
+	// partial bundle has none.
+	before = reads()
+	for path, want := range map[string]int{"tile/identities/000": http.StatusOK, "tile/identities/001": http.StatusNotFound} {
+		resp, err := http.Get(l.URL + "/api/v2/" + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("GET %s: %d %s, want %d", path, resp.StatusCode, body, want)
+		}
+		if want == http.StatusOK && (!bytes.Equal(body, data) || resp.Header.Get("Content-Type") != "application/gzip") {
+			t.Fatalf("GET %s: %s, %d bytes, not the stored identity tile", path, resp.Header.Get("Content-Type"), len(body))
+		}
+	}
+	if after := reads(); after != before {
+		t.Fatalf("reading identity tiles cost PostgreSQL %v round trips, want none", after-before)
 	}
 	t.Logf("full bundle 0: %d bytes; its identity tile: %d bytes (%.1fx smaller)", bundleBytes, len(data), float64(bundleBytes)/float64(len(data)))
 }

@@ -22,6 +22,8 @@ const DefaultLogID = postgres.DefaultLogID
 // map.
 type pgBackend struct {
 	store *postgres.Store
+	// objects: identity tiles are stored beside the bundles (--tiles).
+	objects bool
 }
 
 var _ Backend = (*pgBackend)(nil)
@@ -43,7 +45,7 @@ func openPostgres(ctx context.Context, pool *pgxpool.Pool, tiles *bucket.Bucket,
 	if err != nil {
 		return nil, fmt.Errorf("opening PostgreSQL log %q: %w", id, err)
 	}
-	return &pgBackend{store: s}, nil
+	return &pgBackend{store: s, objects: tiles != nil && lo.Identities != nil}, nil
 }
 
 // MigratePostgres applies pending migrations to the database at url and
@@ -122,4 +124,14 @@ func postgresMetrics(id string, reg prometheus.Registerer) *postgres.Metrics {
 		}
 	}
 	return m
+}
+
+// StoredIdentityTiles returns the reader of the identity tiles b keeps
+// beside its entry bundles (PostgreSQL with --tiles), or nil when b keeps
+// none and they must be derived from the bundles.
+func StoredIdentityTiles(b Backend) func(ctx context.Context, index uint64) ([]byte, error) {
+	if pg, ok := b.(*pgBackend); ok && pg.objects {
+		return pg.store.ReadIdentityTile
+	}
+	return nil
 }

@@ -160,6 +160,8 @@ type ReadOnlyConfig struct {
 	TileCacheSize int
 	Logger        *slog.Logger
 	Metrics       *Metrics
+	// IdentityTiles is as in Config.
+	IdentityTiles *IdentityTiles
 }
 
 // OpenReadOnly serves a log from reader without writing it: a frozen log,
@@ -191,9 +193,14 @@ func OpenReadOnly(ctx context.Context, reader tessera.LogReader, cfg ReadOnlyCon
 	if err != nil {
 		return nil, err
 	}
+	idTiles, err := newIdentityTiles(cfg.IdentityTiles)
+	if err != nil {
+		return nil, err
+	}
 	awaitCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	l := &Log{
-		origin: cfg.Origin, logID: logID, pub: cfg.PublicKey, verifier: verifier,
+		idTiles: idTiles,
+		origin:  cfg.Origin, logID: logID, pub: cfg.PublicKey, verifier: verifier,
 		logger: cfg.Logger, metrics: cfg.Metrics, reader: cr, nodes: nodes,
 		shutdown:    func(context.Context) error { return nil },
 		flights:     map[string]*flight{},

@@ -96,6 +96,9 @@ type Config struct {
 	// its policy before it is published (witness.go). The store's driver
 	// must use its HTTPClient.
 	Witnesses *Witnesses
+	// IdentityTiles, if set, serves the log's identity tiles
+	// (ReadIdentityTile); nil: the log has none.
+	IdentityTiles *IdentityTiles
 }
 
 // Log is a running transparency log. Its methods are safe for concurrent use.
@@ -149,6 +152,8 @@ type Log struct {
 	appendedSize atomic.Uint64
 	// cutOffErr is Config.CutOffErr.
 	cutOffErr error
+	// idTiles serves identity tiles (identities.go), or is nil.
+	idTiles *identityTiles
 
 	// cpMu guards lastRaw and lastCP: the latest checkpoint verified, so
 	// that the many adds a checkpoint covers verify its signature once.
@@ -197,6 +202,10 @@ func New(ctx context.Context, driver tessera.Driver, cfg Config) (*Log, error) {
 	if cfg.Witnesses != nil {
 		cfg.Witnesses.appendOptions(opts)
 	}
+	idTiles, err := newIdentityTiles(cfg.IdentityTiles)
+	if err != nil {
+		return nil, err
+	}
 	appender, shutdown, reader, err := tessera.NewAppender(ctx, driver, opts)
 	if err != nil {
 		return nil, fmt.Errorf("starting Tessera appender: %w", err)
@@ -232,6 +241,7 @@ func New(ctx context.Context, driver tessera.Driver, cfg Config) (*Log, error) {
 		space:       cfg.Space,
 		maxInflight: int64(cfg.MaxInflightAdds),
 		cutOffErr:   cfg.CutOffErr,
+		idTiles:     idTiles,
 	}
 	l.metrics.inflightLimit.Set(float64(cfg.MaxInflightAdds))
 	if l.space == nil {

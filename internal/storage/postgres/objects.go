@@ -228,3 +228,21 @@ func (s *Store) deletePartials(ctx context.Context, from, to uint64) {
 			"from_size", from, "to_size", to, "err", err)
 	}
 }
+
+// ReadIdentityTile returns the stored identity tile of full entry bundle
+// index (see putIdentities), or an error wrapping os.ErrNotExist when
+// there is none: without Config.Objects and Config.Identities, or when
+// integration could not make it.
+func (s *Store) ReadIdentityTile(ctx context.Context, index uint64) ([]byte, error) {
+	if s.cfg.Objects == nil || s.cfg.Identities == nil {
+		return nil, fmt.Errorf("identity tile %d: the log keeps none: %w", index, os.ErrNotExist)
+	}
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	data, err := s.cfg.Objects.Get(ctx, idtile.Path(index))
+	if err != nil {
+		return nil, fmt.Errorf("identity tile %d: %w", index, err)
+	}
+	s.metrics.objectGets.Inc()
+	return data, nil
+}

@@ -193,7 +193,7 @@ func hostname(u string) string {
 }
 
 func cmdMonitor(e *env, args []string) error {
-	fs, output := newFlags(e, "monitor", "monitor --url URL --state FILE (--trusted-root T | --vkey K | --log-key PEM) [--watch W.yaml] [--interval 10s] "+
+	fs, output := newFlags(e, "monitor", "monitor --url URL --state FILE (--trusted-root T | --vkey K | --log-key PEM) [--watch W.yaml] [--interval 10s] [--full-scan] "+
 		"[--witness-policy P] [--verifier-state DIR | --no-verifier-state]")
 	keys := addLogKeyFlags(fs)
 	var cfg monitor.Config
@@ -204,6 +204,7 @@ func cmdMonitor(e *env, args []string) error {
 	fs.DurationVar(&cfg.Interval, "interval", 0, "follow the log, polling this often (default: one pass, then exit)")
 	fs.StringVar(&cfg.Webhook, "webhook", "", "POST each match and alarm (JSON) to this URL")
 	fs.IntVar(&cfg.Parallelism, "parallel", 8, "concurrent entry-bundle downloads")
+	fs.BoolVar(&cfg.FullScan, "full-scan", false, "read every entry bundle; by default a full bundle is read only when its identity tile (if the log serves one) names a watched identity, a trade-off: identity tiles are not covered by the Merkle tree")
 	certLog := fs.Bool("certlog", false, "also follow the deployment's certificate log (needs --trusted-root)")
 	policyPath := fs.String("witness-policy", "", "witness policy file (Tessera's format): a checkpoint of the log without its quorum's cosignatures is an alarm")
 	state := addStateFlags(fs, "verifier-state", false)

@@ -35,6 +35,8 @@ type follower struct {
 	// log to the verifier memory (nil without one).
 	witnesses *verify.WitnessPolicy
 	log       *verify.TransparencyLog
+	// idTiles: scans look bundles up in their identity tiles first.
+	idTiles bool
 }
 
 // RollbackError is a signed checkpoint smaller than the last verified one

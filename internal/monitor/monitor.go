@@ -107,6 +107,10 @@ type Config struct {
 	// bound webhook retries.
 	WebhookAttempts int
 	WebhookBackoff  time.Duration
+	// FullScan reads every entry bundle of the main log. Without it, the
+	// scan reads a full bundle only when its identity tile (when the log
+	// serves one) has a record the watch list may match (identities.go).
+	FullScan bool
 	// Parallelism bounds concurrent entry-bundle downloads (default 8).
 	Parallelism int
 	// Output receives the JSON lines (matches, alarms); required.
@@ -234,7 +238,7 @@ func (m *monitor) addFollower(name string, lc LogConfig, describe func([]byte) (
 		return fmt.Errorf("monitor: the %s: %w", name, err)
 	}
 	f := &follower{m: m, name: name, url: lc.URL, origin: lc.Origin, verifier: lc.Verifier, c: c, describe: describe,
-		witnesses: lc.Witnesses, log: lc.Log}
+		witnesses: lc.Witnesses, log: lc.Log, idTiles: name == "log" && !m.cfg.FullScan}
 	if ls := m.state.Logs[name]; ls != nil {
 		if _, err := ls.check(m.cfg.StatePath, name, lc.Origin, lc.Verifier); err != nil {
 			return err

@@ -22,7 +22,8 @@ import (
 const saveEvery = 5 * time.Second
 
 // scanner reads one range of entries. consume runs on one goroutine and
-// owns ls and rng; fetch only reads f and cp.
+// owns ls and rng; fetch only reads f and cp, and updates the counts and
+// the node cache (both safe for concurrent use).
 type scanner struct {
 	f        *follower
 	ls       *LogState
@@ -31,6 +32,12 @@ type scanner struct {
 	from     uint64 // ls.Next when the scan began
 	lastSave time.Time
 	progress client.Progress
+	// idTiles: full bundles are first looked up in their identity tiles
+	// (identities.go); nodes caches the level-1 tiles skipped bundles'
+	// hashes come from.
+	idTiles bool
+	nodes   *nodeTiles
+	counts  scanCounts
 }
 
 // scan reads entries [ls.Next, cp.Size), reports their matches, and checks
@@ -45,11 +52,14 @@ func (f *follower) scan(ctx context.Context, ls *LogState, cp *log.Checkpoint) e
 	}
 	startFrontier := slices.Clone(ls.Frontier)
 	s := &scanner{f: f, ls: ls, cp: cp, rng: rng, from: ls.Next, lastSave: time.Now(),
-		progress: client.Progress{W: f.m.cfg.Progress, Label: fmt.Sprintf("monitor %s %s", f.name, f.origin)}}
+		progress: client.Progress{W: f.m.cfg.Progress, Label: fmt.Sprintf("monitor %s %s", f.name, f.origin)},
+		idTiles:  f.idTiles}
+	s.nodes = newNodeTiles(f, cp.Size, &s.counts)
 	s.progress.Start(ls.Next)
 	first := ls.Next / layout.EntryBundleWidth
 	end := (cp.Size + layout.EntryBundleWidth - 1) / layout.EntryBundleWidth
-	consume := func(i uint64, entries [][]byte) error { return s.consume(ctx, i, entries) }
+	defer func() { s.counts.report(f.m.progress, f.name, f.origin, s.idTiles) }()
+	consume := func(i uint64, b *fetched) error { return s.consume(ctx, i, b) }
 	if err := client.Ordered(ctx, first, end, f.m.cfg.Parallelism, s.fetch, consume); err != nil {
 		// ls holds a consistent (Next, Frontier) with every match below
 		// Next reported: keep that progress.
@@ -76,13 +86,37 @@ func (f *follower) scan(ctx context.Context, ls *LogState, cp *log.Checkpoint) e
 	return f.m.save()
 }
 
-// fetch reads bundle i and returns the entries the checkpoint covers.
-func (s *scanner) fetch(ctx context.Context, i uint64) ([][]byte, error) {
+// fetched is what the scan learnt of one bundle: its entries, or, for a
+// full bundle its identity tile rules out, only its hash in the tree.
+type fetched struct {
+	entries [][]byte
+	node    []byte
+}
+
+// fetch reads bundle i and returns the entries the checkpoint covers, or
+// only its node hash when its identity tile shows no watched entry.
+func (s *scanner) fetch(ctx context.Context, i uint64) (*fetched, error) {
 	width := layout.PartialTileSize(0, i, s.cp.Size)
+	if s.idTiles && width == 0 && i*layout.EntryBundleWidth >= s.from {
+		skip, err := s.skippable(ctx, i)
+		if err != nil {
+			return nil, err
+		}
+		if skip {
+			node, err := s.nodes.node(ctx, i)
+			if err != nil {
+				return nil, err
+			}
+			s.counts.skipped.Add(1)
+			return &fetched{node: node}, nil
+		}
+	}
 	data, served, err := s.f.c.FetchEntryBundle(ctx, i, width)
 	if err != nil {
 		return nil, fmt.Errorf("reading entry bundle %d: %w", i, err)
 	}
+	s.counts.read.Add(1)
+	s.counts.bytes.Add(int64(len(data)))
 	var b api.EntryBundle
 	if err := b.UnmarshalText(data); err != nil {
 		return nil, fmt.Errorf("entry bundle %d is malformed: %w", i, err)
@@ -90,7 +124,7 @@ func (s *scanner) fetch(ctx context.Context, i uint64) ([][]byte, error) {
 	if got, want := len(b.Entries), widthOf(served); got != want {
 		return nil, fmt.Errorf("entry bundle %d holds %d entries, want %d", i, got, want)
 	}
-	return b.Entries[:widthOf(width)], nil
+	return &fetched{entries: b.Entries[:widthOf(width)]}, nil
 }
 
 func widthOf(w uint8) int {
@@ -100,10 +134,20 @@ func widthOf(w uint8) int {
 	return int(w)
 }
 
-// consume reports the matches in bundle i and hashes it into the range.
-func (s *scanner) consume(ctx context.Context, i uint64, entries [][]byte) error {
+// consume reports the matches in bundle i and hashes it into the range
+// (a skipped bundle: its node hash).
+func (s *scanner) consume(ctx context.Context, i uint64, b *fetched) error {
+	if b.node != nil {
+		sub, err := rf.NewRange(i*layout.EntryBundleWidth, (i+1)*layout.EntryBundleWidth, [][]byte{b.node})
+		if err != nil {
+			return err
+		}
+		if err := s.rng.AppendRange(sub, nil); err != nil {
+			return fmt.Errorf("entry bundle %d: %w", i, err)
+		}
+	}
 	matched := false
-	for k, e := range entries {
+	for k, e := range b.entries {
 		index := i*layout.EntryBundleWidth + uint64(k)
 		if index < s.from {
 			continue

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/mosaiclog/mosaic/pkg/idtile"
 	"github.com/transparency-dev/tessera/api"
 	"github.com/transparency-dev/tessera/api/layout"
 	tclient "github.com/transparency-dev/tessera/client"
@@ -159,4 +160,17 @@ func splitEntryBundle(data []byte) ([][]byte, error) {
 		return nil, fmt.Errorf("%w: entry bundle holds %d entries, want 1 to %d", ErrBadResponse, len(b.Entries), layout.EntryBundleWidth)
 	}
 	return b.Entries, nil
+}
+
+// maxIdentityTileBytes bounds an identity tile as served: gzip of at most
+// idtile.MaxSize bytes, with room for incompressible text.
+const maxIdentityTileBytes = idtile.MaxSize + 64<<10
+
+// IdentityTile returns the identity tile of full entry bundle index
+// (GET <tiles>/tile/identities/<N>, see docs/identity-tiles.md), not yet
+// parsed: see idtile.Parse. A bundle without one (partial, not covered by
+// the checkpoint yet, or a server that serves none) is an error matching
+// os.ErrNotExist. An identity tile is not covered by the Merkle tree.
+func (c *Client) IdentityTile(ctx context.Context, index uint64) ([]byte, error) {
+	return c.getTiles(ctx, idtile.Path(index), "application/gzip", maxIdentityTileBytes)
 }

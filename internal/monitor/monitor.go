@@ -12,7 +12,10 @@
 // verified (transparency-dev/merkle proof); if it does not verify, that is
 // an inconsistency alarm. A smaller one is a *RollbackError (a stale view
 // is not proof of misbehaviour) unless it is inconsistent too (alarm). The
-// entries read are hashed into a compact range kept in the state, and when
+// entries read are hashed into a compact range kept in the state (a full
+// bundle of the main log whose identity tile rules out every watched
+// identity is not read: its node hash from the level-1 tile goes in
+// instead, see identities.go; Config.FullScan reads them all), and when
 // the scan reaches the checkpoint's size its root must equal the signed
 // root (else: entries alarm). An alarm writes an "alarm" JSON line and
 // evidence files, and Run returns *AlarmError.

@@ -11,14 +11,12 @@
 package idtile
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -114,25 +112,29 @@ func Parse(data []byte) ([]Record, error) {
 	if len(text) == 0 || text[len(text)-1] != '\n' {
 		return nil, errors.New("idtile: the last line does not end in a newline")
 	}
+	// One decoder reads every line (a decoder per line costs more than
+	// the rest of Parse); each value must start its line and end at the
+	// line's newline.
 	recs := make([]Record, 0, Width)
-	sc := bufio.NewScanner(bytes.NewReader(text))
-	sc.Buffer(nil, MaxSize)
-	for sc.Scan() {
+	dec := json.NewDecoder(bytes.NewReader(text))
+	dec.DisallowUnknownFields()
+	for start := 0; start < len(text); {
+		end := start + bytes.IndexByte(text[start:], '\n') // text ends in a newline
 		if len(recs) == Width {
 			return nil, fmt.Errorf("idtile: more than %d records", Width)
 		}
-		line := sc.Text()
-		if !strings.HasPrefix(line, "{") {
+		if text[start] != '{' {
 			return nil, fmt.Errorf("idtile: record %d is not a JSON object", len(recs))
 		}
-		dec := json.NewDecoder(strings.NewReader(line))
-		dec.DisallowUnknownFields()
 		var r Record
 		if err := dec.Decode(&r); err != nil {
 			return nil, fmt.Errorf("idtile: record %d: %w", len(recs), err)
 		}
-		if dec.More() {
+		switch off := dec.InputOffset(); {
+		case off < int64(end):
 			return nil, fmt.Errorf("idtile: record %d: text after the object", len(recs))
+		case off > int64(end):
+			return nil, fmt.Errorf("idtile: record %d: the object spans more than one line", len(recs))
 		}
 		if err := r.check(); err != nil {
 			return nil, fmt.Errorf("idtile: record %d: %w", len(recs), err)
@@ -141,9 +143,7 @@ func Parse(data []byte) ([]Record, error) {
 			r.SANs = nil // "sans": [] says what an absent member says
 		}
 		recs = append(recs, r)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("idtile: %w", err)
+		start = end + 1
 	}
 	if len(recs) != Width {
 		return nil, fmt.Errorf("idtile: %d records, want %d", len(recs), Width)

@@ -68,6 +68,8 @@ func TestParseRefuses(t *testing.T) {
 		{"array", gz("[]\n" + full[len(line):]), "not a JSON object"},
 		{"unknown field", gz(`{"digest":"x","extra":1}` + "\n" + full[len(line):]), "unknown field"},
 		{"trailing text", gz(`{"digest":"x"} {}` + "\n" + full[len(line):]), "after the object"},
+		{"carriage return", gz(`{"digest":"x"}` + "\r\n" + full[len(line):]), "after the object"},
+		{"two lines", gz(`{"digest":` + "\n" + `"x"}` + "\n" + full[2*len(line):]), "more than one line"},
 		{"wrong type", gz(`{"sans":"a"}` + "\n" + full[len(line):]), "cannot unmarshal"},
 		{"empty SAN", gz(`{"sans":[""]}` + "\n" + full[len(line):]), "empty SAN"},
 		{"bomb", gz(strings.Repeat(" ", MaxSize+10)), "more than"},

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mosaiclog/mosaic/internal/entry"
 	"github.com/mosaiclog/mosaic/internal/mosaictest"
+	"github.com/mosaiclog/mosaic/pkg/idtile"
 )
 
 // addConcurrently logs one entry per request, 32 at a time, and returns
@@ -259,5 +260,28 @@ func TestMonitorCorruptIdentityTile(t *testing.T) {
 				t.Fatalf("error %v, want one naming the unusable identity tile and --full-scan", err)
 			}
 		})
+	}
+}
+
+// TestMonitorLyingIdentityTile checks that matches come from the entries,
+// not from the tile: a tile naming alice for every entry makes the monitor
+// read every bundle, and it reports only alice's real entry.
+func TestMonitorLyingIdentityTile(t *testing.T) {
+	il := newIdentityLog(t)
+	il.watch = "identities:\n  - san: alice@example.com\n"
+	recs := make([]idtile.Record, idtile.Width)
+	for i := range recs {
+		recs[i] = idtile.Record{SANs: []string{"alice@example.com"}}
+	}
+	lie, err := idtile.Marshal(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, rec, err := il.run(t, false, func(string) (int, []byte) { return http.StatusOK, lie })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0]/256 != 2 || len(rec.bundlesRead()) != 5 {
+		t.Fatalf("matched %v reading bundles %v, want alice's one entry (bundle 2) reading all 5", got, rec.bundlesRead())
 	}
 }

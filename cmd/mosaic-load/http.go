@@ -27,11 +27,20 @@ func newHTTPClient(concurrency int) *http.Client {
 	}
 }
 
-// preflight fails fast, with a hint, when nothing answers at the URL.
+// preflight fails fast, with a hint, when nothing answers at one of the
+// URLs.
 func (r *runner) preflight(ctx context.Context) error {
+	for _, u := range r.cfg.targets() {
+		if err := r.healthy(ctx, u.JoinPath("/healthz").String()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *runner) healthy(ctx context.Context, u string) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	u := r.cfg.URL.JoinPath("/healthz").String()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return err
@@ -48,11 +57,12 @@ func (r *runner) preflight(ctx context.Context) error {
 	return nil
 }
 
-// post sends one attempt. retryAfter is the wait a 503 asked for, or -1.
-func (r *runner) post(ctx context.Context, body []byte) (status int, resp []byte, retryAfter time.Duration, err error) {
+// post sends one attempt to endpoint. retryAfter is the wait a 503 asked
+// for, or -1.
+func (r *runner) post(ctx context.Context, endpoint string, body []byte) (status int, resp []byte, retryAfter time.Duration, err error) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.endpoint, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, -1, err
 	}

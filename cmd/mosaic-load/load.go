@@ -8,7 +8,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +20,10 @@ import (
 type Config struct {
 	// URL is the log's base URL; requests go to URL/api/v2/log/entries.
 	URL *url.URL
+	// MoreURLs are further frontends of the same log (several mosaicd
+	// processes on one database and bucket): client i sends every entry
+	// to the (i mod n)th of URL, MoreURLs...
+	MoreURLs []*url.URL
 	// Concurrency is the number of clients, each with one request in
 	// flight at a time.
 	Concurrency int
@@ -51,10 +57,12 @@ type Config struct {
 
 func (c *Config) validate() error {
 	switch {
-	case c.URL == nil:
+	case c.URL == nil || slices.Contains(c.MoreURLs, nil):
 		return errors.New("no target URL")
 	case c.Concurrency < 1:
 		return fmt.Errorf("--concurrency %d: want at least 1", c.Concurrency)
+	case c.Concurrency < len(c.targets()):
+		return fmt.Errorf("--concurrency %d is below the %d URLs given: each URL needs a client", c.Concurrency, len(c.targets()))
 	case c.Entries < 0 || c.Warmup < 0 || c.Duration < 0 || c.MaxRetries < 0 || c.Pregenerate < 0 || c.Rate < 0:
 		return errors.New("--entries, --warmup, --duration, --rate, --max-retries and --pregenerate must not be negative")
 	case c.Entries == 0 && c.Duration == 0:
@@ -67,6 +75,18 @@ func (c *Config) validate() error {
 		return errors.New("a log key is only used with --verify")
 	}
 	return nil
+}
+
+// targets is URL followed by MoreURLs.
+func (c *Config) targets() []*url.URL { return append([]*url.URL{c.URL}, c.MoreURLs...) }
+
+// targetString lists the targets, comma-separated.
+func targetString(urls []*url.URL) string {
+	s := make([]string, len(urls))
+	for i, u := range urls {
+		s[i] = u.String()
+	}
+	return strings.Join(s, ",")
 }
 
 // Run sends the load described by cfg and returns what it measured. It
@@ -83,8 +103,10 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{cfg: cfg, client: newHTTPClient(cfg.Concurrency), progress: progress,
-		endpoint: cfg.URL.JoinPath("/api/v2/log/entries").String()}
+	r := &runner{cfg: cfg, client: newHTTPClient(cfg.Concurrency), progress: progress}
+	for _, u := range cfg.targets() {
+		r.endpoints = append(r.endpoints, u.JoinPath("/api/v2/log/entries").String())
+	}
 	if cfg.Verify {
 		if r.verifier, err = newResponseVerifier(cfg.Origin, cfg.LogKey); err != nil {
 			return nil, err
@@ -131,12 +153,13 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Result, error) {
 
 // runner holds what every phase of one run shares.
 type runner struct {
-	cfg      Config
-	client   *http.Client
-	endpoint string
-	verifier *responseVerifier // nil without --verify
-	src      *source
-	progress io.Writer
+	cfg    Config
+	client *http.Client
+	// endpoints are the targets' write URLs; client i uses endpoints[i mod n].
+	endpoints []string
+	verifier  *responseVerifier // nil without --verify
+	src       *source
+	progress  io.Writer
 }
 
 // phase is one stretch of load: the warm-up or the measured run.
@@ -265,7 +288,7 @@ func (r *runner) runPhase(ctx context.Context, name string, entries int, duratio
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.worker(ctx, p, stats[i])
+			r.worker(ctx, p, r.endpoints[i%len(r.endpoints)], stats[i])
 		}()
 	}
 	go func() { wg.Wait(); close(done) }()
@@ -274,7 +297,7 @@ func (r *runner) runPhase(ctx context.Context, name string, entries int, duratio
 	return p
 }
 
-func (r *runner) worker(ctx context.Context, p *phase, ws *workerStats) {
+func (r *runner) worker(ctx context.Context, p *phase, endpoint string, ws *workerStats) {
 	for p.claim(ctx) {
 		if p.pace != nil && !p.wait(ctx) {
 			return
@@ -284,7 +307,7 @@ func (r *runner) worker(ctx context.Context, p *phase, ws *workerStats) {
 			if !ok {
 				return
 			}
-			r.send(ctx, p, req, ws)
+			r.send(ctx, p, endpoint, req, ws)
 		case <-ctx.Done():
 			return
 		case <-p.stop:
@@ -293,13 +316,13 @@ func (r *runner) worker(ctx context.Context, p *phase, ws *workerStats) {
 	}
 }
 
-// send submits one entry, retrying after 503 + Retry-After, and records its
-// final answer. An entry cut short by ctx is not recorded.
-func (r *runner) send(ctx context.Context, p *phase, req *request, ws *workerStats) {
+// send submits one entry to endpoint, retrying after 503 + Retry-After, and
+// records its final answer. An entry cut short by ctx is not recorded.
+func (r *runner) send(ctx context.Context, p *phase, endpoint string, req *request, ws *workerStats) {
 	first := time.Now()
 	for attempt := 0; ; attempt++ {
 		start := time.Now()
-		status, body, wait, err := r.post(ctx, req.body)
+		status, body, wait, err := r.post(ctx, endpoint, req.body)
 		latency := time.Since(start)
 		if err == nil && status == http.StatusServiceUnavailable {
 			ws.refused = append(ws.refused, latency)
@@ -394,7 +417,7 @@ func (p *phase) position(done int64, now time.Time) string {
 // result merges the clients' tallies of a finished phase.
 func (r *runner) result(p *phase) *Result {
 	res := &Result{
-		URL: r.cfg.URL.String(), Concurrency: r.cfg.Concurrency, KeyType: string(r.cfg.KeyType),
+		URL: targetString(r.cfg.targets()), Concurrency: r.cfg.Concurrency, KeyType: string(r.cfg.KeyType),
 		Warmup: r.cfg.Warmup, Verify: r.cfg.Verify, Status: map[int]int64{},
 		Entries: p.done.Load(), Retries: p.retries.Load(), Rate: r.cfg.Rate, LateStarts: p.late.Load(),
 	}

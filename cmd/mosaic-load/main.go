@@ -6,6 +6,7 @@
 //
 //	mosaic-load --url http://127.0.0.1:3000 --concurrency 64 --duration 30s
 //	mosaic-load --entries 20000 --concurrency 8 --verify --output json
+//	mosaic-load --url http://127.0.0.1:3000,http://127.0.0.1:3001 --concurrency 1024 --duration 15s
 //	mosaic-load soak --mosaicd bin/mosaicd --duration 60s
 //	mosaic-load read --mix tile,bundle,inclusion --concurrency 64 --duration 15s
 //
@@ -29,6 +30,9 @@
 // 201 response is parsed and its inclusion proof checked against the root of
 // the checkpoint it carries (and that checkpoint's signature, with
 // --log-key).
+//
+// --url may name several frontends of one log (repeated, or a comma list):
+// client i then sends to the (i mod n)th, and read clients likewise.
 //
 // The target must be a loopback address unless --allow-remote is given: a
 // load generator pointed at a shared log by mistake writes entries that can
@@ -113,7 +117,7 @@ func writeReport(w io.Writer, output string, res *Result) error {
 func parseFlags(args []string, stderr io.Writer) (Config, string, error) {
 	var (
 		cfg         Config
-		rawURL      string
+		rawURLs     urlList
 		keyType     string
 		logKeyFile  string
 		output      string
@@ -121,7 +125,8 @@ func parseFlags(args []string, stderr io.Writer) (Config, string, error) {
 	)
 	fs := flag.NewFlagSet("mosaic-load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&rawURL, "url", "http://127.0.0.1:3000", "base URL of the log (loopback only unless --allow-remote)")
+	fs.Var(&rawURLs, "url", "base `URL` of the log (loopback only unless --allow-remote); several frontends of one log: repeat the flag or "+
+		"list them comma-separated, and client i sends to the (i mod n)th (default http://127.0.0.1:3000)")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 64, "number of concurrent clients, each with one request in flight")
 	fs.IntVar(&cfg.Entries, "entries", 0, "measured entries to send in total (0: bounded by --duration only)")
 	fs.DurationVar(&cfg.Duration, "duration", 0, "stop sending new entries after this long (0: bounded by --entries only)")
@@ -148,11 +153,11 @@ func parseFlags(args []string, stderr io.Writer) (Config, string, error) {
 	if fs.NArg() > 0 {
 		return cfg, "", fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	u, err := checkTarget(rawURL, allowRemote)
+	urls, err := rawURLs.parse(allowRemote)
 	if err != nil {
 		return cfg, "", err
 	}
-	cfg.URL = u
+	cfg.URL, cfg.MoreURLs = urls[0], urls[1:]
 	cfg.KeyType = KeyType(keyType)
 	if output != "text" && output != "json" {
 		return cfg, "", fmt.Errorf("--output %q: want text or json", output)
@@ -165,7 +170,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, string, error) {
 			return cfg, "", err
 		}
 		if cfg.Origin == "" {
-			if cfg.Origin, err = note.OriginFromURL(rawURL); err != nil {
+			if cfg.Origin, err = note.OriginFromURL(cfg.URL.String()); err != nil {
 				return cfg, "", err
 			}
 		}
@@ -174,6 +179,45 @@ func parseFlags(args []string, stderr io.Writer) (Config, string, error) {
 		return cfg, "", err
 	}
 	return cfg, output, nil
+}
+
+// urlList is a repeatable --url flag whose values may also be
+// comma-separated lists: the frontends of one log.
+type urlList []string
+
+func (l *urlList) String() string { return strings.Join(*l, ",") }
+
+func (l *urlList) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			return fmt.Errorf("%q holds an empty URL", v)
+		}
+		*l = append(*l, s)
+	}
+	return nil
+}
+
+// parse checks every URL (checkTarget) and refuses one given twice; no
+// URL means http://127.0.0.1:3000.
+func (l urlList) parse(allowRemote bool) ([]*url.URL, error) {
+	raw := []string(l)
+	if len(raw) == 0 {
+		raw = []string{"http://127.0.0.1:3000"}
+	}
+	seen := map[string]bool{}
+	var urls []*url.URL
+	for _, s := range raw {
+		u, err := checkTarget(s, allowRemote)
+		if err != nil {
+			return nil, err
+		}
+		if seen[u.String()] {
+			return nil, fmt.Errorf("--url %s is given twice", u)
+		}
+		seen[u.String()] = true
+		urls = append(urls, u)
+	}
+	return urls, nil
 }
 
 // checkTarget parses the base URL and refuses a host that is not loopback

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,7 +49,11 @@ flags:
 
 // readConfig is one read run.
 type readConfig struct {
+	// URL is the log's base URL; MoreURLs further frontends of the same
+	// log: client i reads from the (i mod n)th of URL, MoreURLs... (the
+	// starting checkpoint and the verifier's own reads come from URL).
 	URL         *url.URL
+	MoreURLs    []*url.URL
 	Mix         []mixEntry
 	Concurrency int
 	// Duration and Requests bound the measured phase (at least one set).
@@ -67,10 +72,12 @@ type readConfig struct {
 
 func (c *readConfig) validate() error {
 	switch {
-	case c.URL == nil:
+	case c.URL == nil || slices.Contains(c.MoreURLs, nil):
 		return errors.New("no target URL")
 	case c.Concurrency < 1:
 		return fmt.Errorf("--concurrency %d: want at least 1", c.Concurrency)
+	case c.Concurrency < 1+len(c.MoreURLs):
+		return fmt.Errorf("--concurrency %d is below the %d URLs given: each URL needs a client", c.Concurrency, 1+len(c.MoreURLs))
 	case c.Duration < 0 || c.Requests < 0 || c.Warmup < 0 || c.VerifyEvery < 0:
 		return errors.New("--duration, --requests, --warmup and --verify-every must not be negative")
 	case c.Duration == 0 && c.Requests == 0:
@@ -112,13 +119,15 @@ func runRead(args []string, stdout, stderr io.Writer) int {
 
 func parseReadFlags(args []string, stderr io.Writer) (readConfig, string, error) {
 	var (
-		cfg                       readConfig
-		rawURL, mix, output, lkey string
-		allowRemote               bool
+		cfg               readConfig
+		rawURLs           urlList
+		mix, output, lkey string
+		allowRemote       bool
 	)
 	fs := flag.NewFlagSet("mosaic-load read", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&rawURL, "url", "http://127.0.0.1:3000", "base URL of the log (loopback only unless --allow-remote)")
+	fs.Var(&rawURLs, "url", "base `URL` of the log (loopback only unless --allow-remote); several frontends of one log: repeat the flag or "+
+		"list them comma-separated, and client i reads from the (i mod n)th (default http://127.0.0.1:3000)")
 	fs.StringVar(&mix, "mix", "all", "request kinds and weights: KIND[=WEIGHT],... (kinds: "+kindList()+"), or all")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 64, "number of concurrent clients, each with one request in flight")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "measure for this long (0: bounded by --requests only)")
@@ -141,13 +150,16 @@ func parseReadFlags(args []string, stderr io.Writer) (readConfig, string, error)
 	if fs.NArg() > 0 {
 		return cfg, "", fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	var err error
-	if cfg.URL, err = checkTarget(rawURL, true); err != nil {
+	urls, err := rawURLs.parse(true)
+	if err != nil {
 		return cfg, "", err
 	}
-	if !allowRemote && !isLoopback(cfg.URL.Hostname()) {
-		return cfg, "", fmt.Errorf("--url host %q is not a loopback address; pass --allow-remote to load a log elsewhere", cfg.URL.Hostname())
+	for _, u := range urls {
+		if !allowRemote && !isLoopback(u.Hostname()) {
+			return cfg, "", fmt.Errorf("--url host %q is not a loopback address; pass --allow-remote to load a log elsewhere", u.Hostname())
+		}
 	}
+	cfg.URL, cfg.MoreURLs = urls[0], urls[1:]
 	if cfg.Mix, err = parseMix(mix); err != nil {
 		return cfg, "", err
 	}
@@ -159,7 +171,7 @@ func parseReadFlags(args []string, stderr io.Writer) (readConfig, string, error)
 			return cfg, "", err
 		}
 		if cfg.Origin == "" {
-			if cfg.Origin, err = note.OriginFromURL(rawURL); err != nil {
+			if cfg.Origin, err = note.OriginFromURL(cfg.URL.String()); err != nil {
 				return cfg, "", err
 			}
 		}
@@ -172,9 +184,11 @@ func parseReadFlags(args []string, stderr io.Writer) (readConfig, string, error)
 
 // reader holds what every phase of one read run shares.
 type reader struct {
-	cfg      readConfig
-	client   *http.Client
-	base     string // the tiles URL: URL/api/v2/
+	cfg    readConfig
+	client *http.Client
+	base   string // the tiles URL: URL/api/v2/
+	// bases are every target's tiles URL; client i reads from bases[i mod n].
+	bases    []string
 	plan     *readPlan
 	verifier *treeVerifier
 	progress io.Writer
@@ -190,6 +204,9 @@ func RunRead(ctx context.Context, cfg readConfig, progress io.Writer) (*ReadResu
 	}
 	r := &reader{cfg: cfg, client: newHTTPClient(cfg.Concurrency), progress: progress,
 		base: cfg.URL.JoinPath("/api/v2").String() + "/"}
+	for _, u := range append([]*url.URL{cfg.URL}, cfg.MoreURLs...) {
+		r.bases = append(r.bases, u.JoinPath("/api/v2").String()+"/")
+	}
 	cp, err := r.startingCheckpoint(ctx)
 	if err != nil {
 		return nil, err
@@ -242,9 +259,14 @@ func (r *reader) fetch(ctx context.Context, path string) ([]byte, error) {
 const maxReadBody = 64 << 20
 
 func (r *reader) get(ctx context.Context, path string) (int, []byte, error) {
+	return r.getFrom(ctx, r.base, path)
+}
+
+// getFrom GETs path under the tiles URL base.
+func (r *reader) getFrom(ctx context.Context, base, path string) (int, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.base+path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -283,6 +305,7 @@ type readWorker struct {
 	rng   *rand.Rand
 	kinds map[readKind]*kindTally
 	n     int
+	base  string // the tiles URL this client reads from
 }
 
 type kindTally struct {
@@ -322,7 +345,10 @@ func (r *reader) runPhase(ctx context.Context, name string, requests int, durati
 	p.workers = make([]*readWorker, r.cfg.Concurrency)
 	var wg sync.WaitGroup
 	for i := range p.workers {
-		w := &readWorker{rng: rand.New(rand.NewPCG(rand.Uint64(), uint64(i))), kinds: map[readKind]*kindTally{}}
+		w := &readWorker{rng: rand.New(rand.NewPCG(rand.Uint64(), uint64(i))), kinds: map[readKind]*kindTally{}, base: r.base}
+		if len(r.bases) > 0 {
+			w.base = r.bases[i%len(r.bases)]
+		}
 		p.workers[i] = w
 		wg.Add(1)
 		go func() {
@@ -347,7 +373,7 @@ func (r *reader) one(ctx context.Context, p *readPhase, w *readWorker) {
 		w.kinds[t.kind] = k
 	}
 	start := time.Now()
-	status, body, err := r.get(ctx, t.path)
+	status, body, err := r.getFrom(ctx, w.base, t.path)
 	latency := time.Since(start)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -60,7 +61,7 @@ func (r *reader) result(p *readPhase, cp *log.Checkpoint) *ReadResult {
 	if elapsed == 0 {
 		elapsed = time.Since(p.start)
 	}
-	res := &ReadResult{URL: r.cfg.URL.String(), Concurrency: r.cfg.Concurrency, Mix: mixString(r.cfg.Mix),
+	res := &ReadResult{URL: targetString(append([]*url.URL{r.cfg.URL}, r.cfg.MoreURLs...)), Concurrency: r.cfg.Concurrency, Mix: mixString(r.cfg.Mix),
 		TreeSize: cp.Size, RootHash: cp.Hash, Elapsed: Seconds(elapsed), VerifyEvery: r.cfg.VerifyEvery}
 	var ok int64
 	for _, e := range r.cfg.Mix {

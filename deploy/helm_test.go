@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mosaiclog/mosaic/internal/servingcert/servingcerttest"
+	"github.com/mosaiclog/mosaic/internal/storage/bucket"
 	"github.com/mosaiclog/mosaic/internal/tlog"
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -36,6 +37,8 @@ func TestHelmChart(t *testing.T) {
 		{"default", nil, []string{"ConfigMap", "Deployment", "PodDisruptionBudget", "Service", "ServiceAccount"}},
 		{"keyless", []string{"-f", chart + "/values-keyless.yaml"},
 			[]string{"ConfigMap", "ConfigMap", "Deployment", "Job", "PodDisruptionBudget", "Service", "ServiceAccount", "ServiceMonitor"}},
+		{"objectstore", []string{"-f", chart + "/values-objectstore.yaml"},
+			[]string{"ConfigMap", "Deployment", "Job", "PodDisruptionBudget", "Service", "ServiceAccount"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			run(t, helm, append([]string{"lint", "--strict", chart}, tc.values...)...)
@@ -49,6 +52,7 @@ func TestHelmChart(t *testing.T) {
 				t.Errorf("rendered kinds %s, want %s", got, want)
 			}
 			checkChart(t, objs, tc.name == "keyless")
+			checkChartObjectStore(t, objs, tc.name == "objectstore")
 		})
 	}
 }
@@ -60,7 +64,17 @@ func TestHelmChartRefuses(t *testing.T) {
 		{"signingKey.existingSecret=", "signingKey.existingSecret"},
 		{"publicURL=", "publicURL is required"},
 		{"keyless.enabled=true,keyless.existingSecret=k", "keyless.oidcIssuers"},
+		{"database.url=file:/data", ""}, // one replica is the default's minimum
+		{"replicaCount=2,database.url=file:/data", `replicaCount 2 with the embedded store (database.url "file:/data")`},
+		{"replicaCount=1,database.url=file:/data,tiles.url=s3://b/p", "tiles.url needs PostgreSQL"},
+		{"tiles.publicURL=https://cdn.example.com", "tiles.publicURL needs tiles.url"},
+		{"tiles.credentialsSecret=s3", "tiles.credentialsSecret needs tiles.url"},
 	} {
+		if tc.want == "" {
+			// replicaCount defaults to 2: the embedded store is refused
+			// even when only the URL is changed.
+			tc.want = "replicaCount 2 with the embedded store"
+		}
 		out, err := exec.Command(helm, "template", "mosaic", chart, "--set", tc.set).CombinedOutput()
 		if err == nil || !bytes.Contains(out, []byte(tc.want)) {
 			t.Errorf("--set %s: %v, %s; want a failure naming %q", tc.set, err, out, tc.want)
@@ -209,6 +223,72 @@ func checkChart(t *testing.T, objs []object, keyless bool) {
 	checkServeAccepts(t, cm.Data, keyless)
 }
 
+// checkChartObjectStore: with values-objectstore.yaml the frontends read
+// the database URL and the S3 credentials from Secrets under the names
+// mosaicd and the AWS SDK read, the migration Job the same URL, and --tiles
+// is a bucket URL mosaicd parses; without it none of that is rendered.
+func checkChartObjectStore(t *testing.T, objs []object, want bool) {
+	t.Helper()
+	var dep *appsv1.Deployment
+	var job *batchv1.Job
+	var cm *corev1.ConfigMap
+	for _, o := range objs {
+		switch v := o.obj.(type) {
+		case *appsv1.Deployment:
+			dep = v
+		case *batchv1.Job:
+			job = v
+		case *corev1.ConfigMap:
+			if _, ok := v.Data["MOSAIC_LISTEN"]; ok {
+				cm = v
+			}
+		}
+	}
+	secretEnv := map[string]string{} // name -> secret/key
+	for _, e := range dep.Spec.Template.Spec.Containers[0].Env {
+		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+			secretEnv[e.Name] = e.ValueFrom.SecretKeyRef.Name + "/" + e.ValueFrom.SecretKeyRef.Key
+		}
+	}
+	_, tiles := cm.Data["MOSAIC_TILES"]
+	if !want {
+		if tiles || secretEnv["AWS_ACCESS_KEY_ID"] != "" || secretEnv["MOSAIC_STORAGE"] != "" {
+			t.Errorf("tiles %v, secret variables %v without values-objectstore.yaml", tiles, secretEnv)
+		}
+		return
+	}
+	if *dep.Spec.Replicas != 3 {
+		t.Errorf("replicas %d, want 3", *dep.Spec.Replicas)
+	}
+	if _, err := bucket.ParseURL(cm.Data["MOSAIC_TILES"]); err != nil {
+		t.Errorf("MOSAIC_TILES: %v", err)
+	}
+	if u := cm.Data["MOSAIC_TILES_PUBLIC_URL"]; !strings.HasPrefix(u, "https://") {
+		t.Errorf("MOSAIC_TILES_PUBLIC_URL %q", u)
+	}
+	if s, ok := cm.Data["MOSAIC_STORAGE"]; ok {
+		t.Errorf("the ConfigMap holds MOSAIC_STORAGE %q; the URL (with its password) belongs in the Secret", s)
+	}
+	for name, ref := range map[string]string{"MOSAIC_STORAGE": "mosaic-database/url",
+		"AWS_ACCESS_KEY_ID": "mosaic-s3/AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY": "mosaic-s3/AWS_SECRET_ACCESS_KEY"} {
+		if secretEnv[name] != ref {
+			t.Errorf("frontends: %s from %q, want Secret %s", name, secretEnv[name], ref)
+		}
+	}
+	if job == nil {
+		t.Fatal("no migration Job")
+	}
+	var jobStorage string
+	for _, e := range job.Spec.Template.Spec.Containers[0].Env {
+		if e.Name == "MOSAIC_STORAGE" && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+			jobStorage = e.ValueFrom.SecretKeyRef.Name + "/" + e.ValueFrom.SecretKeyRef.Key
+		}
+	}
+	if jobStorage != secretEnv["MOSAIC_STORAGE"] {
+		t.Errorf("the migration Job's MOSAIC_STORAGE comes from %q, the frontends' from %q", jobStorage, secretEnv["MOSAIC_STORAGE"])
+	}
+}
+
 // checkChartTLS: with tls.existingSecret (the keyless example sets it),
 // mosaicd reads the certificate from the Secret mounted as it is (so that
 // a renewal reaches it), and the probes speak HTTPS.
@@ -263,14 +343,16 @@ func checkServeAccepts(t *testing.T, data map[string]string, keyless bool) {
 	want := "no log at"
 	if tiles {
 		want = "bucket: checking s3://"
+		// The URL may come from a Secret, outside data.
+		env = append(env, "MOSAIC_STORAGE=postgres://mosaic@127.0.0.1:1/mosaic?sslmode=disable&connect_timeout=2")
 	}
 	for k, v := range data {
 		switch k {
 		case "MOSAIC_STORAGE":
-			v = "file:" + filepath.Join(dir, "no-log")
 			if tiles {
-				v = "postgres://mosaic@127.0.0.1:1/mosaic?sslmode=disable&connect_timeout=2"
+				continue
 			}
+			v = "file:" + filepath.Join(dir, "no-log")
 		case "MOSAIC_SIGNING_KEY":
 			v = filepath.Join(dir, "signing-key.pem")
 			run(t, bin, "keygen", "--out", v, "--origin", "example.com")

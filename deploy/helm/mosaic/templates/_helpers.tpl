@@ -33,14 +33,62 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 {{- end -}}
 
-{{/* The PGPASSWORD variable, when a password Secret is named. */}}
+{{/* The PGPASSWORD variable, when a password Secret is named, and
+MOSAIC_STORAGE, when a Secret holds the URL. */}}
 {{- define "mosaic.pgpassword" -}}
+{{- with .Values.database.urlSecret.name }}
+- name: MOSAIC_STORAGE
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.database.urlSecret.key }}
+{{- end }}
 {{- if .Values.database.passwordSecret.name }}
 - name: PGPASSWORD
   valueFrom:
     secretKeyRef:
       name: {{ .Values.database.passwordSecret.name }}
       key: {{ .Values.database.passwordSecret.key }}
+{{- end }}
+{{- end -}}
+
+{{/* The frontends' secret variables: the database's, and the object
+store's credentials under the AWS SDK's standard names. */}}
+{{- define "mosaic.secretEnv" -}}
+{{- include "mosaic.pgpassword" . }}
+{{- with .Values.tiles.credentialsSecret }}
+{{- range list "AWS_ACCESS_KEY_ID" "AWS_SECRET_ACCESS_KEY" }}
+- name: {{ . }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $.Values.tiles.credentialsSecret }}
+      key: {{ . }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Whether the store is PostgreSQL ("true") or the embedded one (""). */}}
+{{- define "mosaic.postgres" -}}
+{{- if or .Values.database.urlSecret.name (hasPrefix "postgres://" .Values.database.url) (hasPrefix "postgresql://" .Values.database.url) -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/* Refusals of settings that cannot work together. */}}
+{{- define "mosaic.checkStore" -}}
+{{- if not (include "mosaic.postgres" .) }}
+{{- if gt (int .Values.replicaCount) 1 }}
+{{- fail (printf "replicaCount %d with the embedded store (database.url %q): several frontends need PostgreSQL (database.url postgres://... or database.urlSecret)" (int .Values.replicaCount) .Values.database.url) }}
+{{- end }}
+{{- if .Values.tiles.url }}
+{{- fail "tiles.url needs PostgreSQL (database.url postgres://... or database.urlSecret): it coordinates the frontends writing to the bucket" }}
+{{- end }}
+{{- end }}
+{{- if and .Values.tiles.publicURL (not .Values.tiles.url) }}
+{{- fail "tiles.publicURL needs tiles.url: it is where the bucket's objects are served" }}
+{{- end }}
+{{- if and .Values.tiles.credentialsSecret (not .Values.tiles.url) }}
+{{- fail "tiles.credentialsSecret needs tiles.url" }}
 {{- end }}
 {{- end -}}
 

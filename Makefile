@@ -6,7 +6,7 @@ PKGS      := ./...
 INTEROP   := e2e/interop
 DEPLOY    := deploy
 
-.PHONY: explorer-screenshots all build install run test test-short readme bench lint fuzz clean demo soak tools litewitness bench-tools bench-load image
+.PHONY: explorer-screenshots all build install run test test-short readme bench lint fuzz clean demo soak tools litewitness bench-tools bench-load bench-frontends image
 
 all: build
 
@@ -79,6 +79,13 @@ BENCH_FLAGS ?=
 bench-load: bench-tools
 	$(GO) build -o $(BIN)/ ./cmd/mosaicd ./cmd/mosaic-load
 	$(BIN)/mosaic-load bench --mosaicd $(BIN)/mosaicd --rekor $(REKOR_SERVER) $(BENCH_FLAGS)
+
+## bench-frontends: not part of make test. 1, 2 and 3 mosaicd frontends on one fresh PostgreSQL database and one
+## SeaweedFS bucket (weed from make tools): 1,024 clients' writes spread over them for 15 s, reads of tiles and
+## bundles, an audit; prints the table of docs/benchmarks.md "Several frontends". FRONTENDS, CLIENTS, DURATION
+## override (docs/bench/frontends.sh says how).
+bench-frontends: $(TOOLS)/seaweedfs-$(SEAWEEDFS_VERSION)/weed
+	MOSAIC_WEED_BIN=$(TOOLS)/seaweedfs-$(SEAWEEDFS_VERSION)/weed docs/bench/frontends.sh
 
 ## test: every test, PostgreSQL included (set MOSAIC_TEST_DATABASE_URL to point elsewhere)
 test:

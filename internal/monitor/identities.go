@@ -27,8 +27,10 @@ import (
 // it. What the monitor can no longer check is the tile's word: a log that
 // hides an entry's signer in its identity tile hides the entry from the
 // monitor (--full-scan reads everything). A bundle without an identity tile
-// (404) is read, as are the last, partial bundle and a first bundle the
-// scan starts inside of.
+// (404) is read, and so is every later bundle of that scan (a log that
+// serves none costs one request more than a full scan, not one per
+// bundle), as are the last, partial bundle and a first bundle the scan
+// starts inside of.
 
 // scanCounts are one scan's reads, reported when it ends.
 type scanCounts struct {
@@ -57,7 +59,10 @@ func (c *scanCounts) report(w io.Writer, name, origin string, idTiles bool) {
 func (s *scanner) skippable(ctx context.Context, i uint64) (bool, error) {
 	data, err := s.f.c.IdentityTile(ctx, i)
 	if errors.Is(err, fs.ErrNotExist) {
+		// A log that serves none (not Mosaic, or an older one) would
+		// cost a request per bundle: the rest of the scan reads them.
 		s.counts.noTile.Add(1)
+		s.noTiles.Store(true)
 		return false, nil
 	}
 	if err != nil {

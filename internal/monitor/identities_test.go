@@ -240,6 +240,24 @@ func TestMonitorIdentityTiles(t *testing.T) {
 	if !slices.Equal(none, alice) || len(rec.bundlesRead()) != 5 {
 		t.Fatalf("on 404 matched %v reading %v, want %v reading all 5 bundles", none, rec.bundlesRead(), alice)
 	}
+
+	// After a 404, the rest of the pass reads bundles without asking.
+	h := logHarness(t, il.l)
+	h.cfg.Watch, h.cfg.Parallelism = mustWatch(t, il.watch), 1
+	rec = &recorder{paths: map[string]int{}, tile: notFound}
+	h.cfg.HTTPClient = &http.Client{Transport: rec}
+	if _, err := h.run(); err != nil {
+		t.Fatal(err)
+	}
+	asked := 0
+	for p, n := range rec.paths {
+		if strings.HasPrefix(p, "tile/identities/") {
+			asked += n
+		}
+	}
+	if asked != 1 || len(rec.bundlesRead()) != 5 {
+		t.Fatalf("asked for %d identity tiles reading bundles %v, want 1 and all 5", asked, rec.bundlesRead())
+	}
 }
 
 func TestMonitorCorruptIdentityTile(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/transparency-dev/formats/log"
@@ -38,6 +39,9 @@ type scanner struct {
 	idTiles bool
 	nodes   *nodeTiles
 	counts  scanCounts
+	// noTiles is set when an identity tile was missing (404): the rest of
+	// the scan reads every bundle.
+	noTiles atomic.Bool
 }
 
 // scan reads entries [ls.Next, cp.Size), reports their matches, and checks
@@ -97,7 +101,7 @@ type fetched struct {
 // only its node hash when its identity tile shows no watched entry.
 func (s *scanner) fetch(ctx context.Context, i uint64) (*fetched, error) {
 	width := layout.PartialTileSize(0, i, s.cp.Size)
-	if s.idTiles && width == 0 && i*layout.EntryBundleWidth >= s.from {
+	if s.idTiles && !s.noTiles.Load() && width == 0 && i*layout.EntryBundleWidth >= s.from {
 		skip, err := s.skippable(ctx, i)
 		if err != nil {
 			return nil, err

@@ -11,6 +11,7 @@
 #
 #   docs/bench/frontends.sh                          # from the repository root
 #   FRONTENDS="1 2" CLIENTS=256 DURATION=5s docs/bench/frontends.sh
+#   TILES=postgres docs/bench/frontends.sh           # no bucket: tiles in PostgreSQL
 #
 # Needs PostgreSQL (MOSAIC_TEST_DATABASE_URL, default the local server as
 # postgres) and SeaweedFS's weed ('make tools'; or MOSAIC_WEED_BIN). CPU is
@@ -21,6 +22,7 @@
 set -euo pipefail
 
 FRONTENDS=${FRONTENDS:-"1 2 3"}
+TILES=${TILES:-s3}
 CLIENTS=${CLIENTS:-1024}
 DURATION=${DURATION:-15s}
 READ_CLIENTS=${READ_CLIENTS:-64}
@@ -31,7 +33,7 @@ WEED=${MOSAIC_WEED_BIN:-$HOME/.cache/mosaic-tools/seaweedfs-$SEAWEEDFS_VERSION/w
 OUT=${OUT:-$(mktemp -d /tmp/mosaic-frontends-XXXXXX)}
 TCK=$(getconf CLK_TCK)
 
-[ -x "$WEED" ] || { echo "frontends.sh: no weed at $WEED; run 'make tools' (or set MOSAIC_WEED_BIN)" >&2; exit 1; }
+[ "$TILES" = postgres ] || [ -x "$WEED" ] || { echo "frontends.sh: no weed at $WEED; run 'make tools' (or set MOSAIC_WEED_BIN)" >&2; exit 1; }
 mkdir -p "$OUT/bin"
 go build -o "$OUT/bin/" ./cmd/mosaicd ./cmd/mosaic-load ./cmd/mosaic
 BIN=$OUT/bin
@@ -59,6 +61,8 @@ size() { curl -sf "$1/api/v2/checkpoint" | sed -n 2p; }
 
 # SeaweedFS: master, volume server, filer and S3 gateway in one process,
 # as internal/s3test starts it.
+WEEDPID=
+if [ "$TILES" != postgres ]; then
 M=$(port) MG=$(port) V=$(port) VG=$(port) F=$(port) FG=$(port) S3=$(port) S3G=$(port)
 mkdir -p "$OUT/weed"
 "$WEED" server -dir "$OUT/weed" -ip 127.0.0.1 -ip.bind 127.0.0.1 -master.port $M -master.port.grpc $MG \
@@ -66,6 +70,7 @@ mkdir -p "$OUT/weed"
 	-s3 -s3.port $S3 -s3.port.grpc $S3G -volume.max 0 -master.volumeSizeLimitMB 64 >"$OUT/weed.log" 2>&1 &
 WEEDPID=$!
 PIDS+=("$WEEDPID")
+fi
 export AWS_ACCESS_KEY_ID=mosaic-bench AWS_SECRET_ACCESS_KEY=mosaic-bench-secret AWS_REGION=us-east-1
 
 echo "| frontends | clients | entries/s | p50 | p99 | 201s verified | other answers | tree size | audit | mosaicd CPU / entry | PostgreSQL CPU / entry | weed CPU / entry | all three / entry | reads/s (tile, bundle) | read p50 / p99 | CPU / read (mosaicd, weed) |"
@@ -73,21 +78,24 @@ echo "|---:|---:|---:|---:|---:|---:|---|---:|---|---:|---:|---:|---:|---:|---:|
 for n in $FRONTENDS; do
 	run=$OUT/n$n
 	mkdir -p "$run"
-	bucketname=frontends-$n-$(date +%s)
-	for i in $(seq 1 120); do
-		echo "s3.bucket.create -name $bucketname" | "$WEED" shell -master=127.0.0.1:$M >"$run/bucket.log" 2>&1 &&
-			curl -sf -o /dev/null "http://127.0.0.1:$S3/healthz" && break
-		sleep 1
-	done
+	tiles=()
+	if [ -n "$WEEDPID" ]; then
+		bucketname=frontends-$n-$(date +%s)
+		for i in $(seq 1 120); do
+			echo "s3.bucket.create -name $bucketname" | "$WEED" shell -master=127.0.0.1:$M >"$run/bucket.log" 2>&1 &&
+				curl -sf -o /dev/null "http://127.0.0.1:$S3/healthz" && break
+			sleep 1
+		done
+		tiles=(--tiles "s3://$bucketname/log?endpoint=http://127.0.0.1:$S3&region=us-east-1")
+	fi
 	db=mosaic_frontends_${n}_$$
 	psql -qX "$ADMIN" -c "CREATE DATABASE $db" >/dev/null
 	dburl=$(echo "$ADMIN" | sed "s|^\(postgres[a-z]*://[^/]*\)/[^?]*|\1/$db|")
-	tiles="s3://$bucketname/log?endpoint=http://127.0.0.1:$S3&region=us-east-1"
 	"$BIN/mosaicd" keygen --out "$run/key.pem" --public-url http://127.0.0.1 | sed -n '/BEGIN PUBLIC/,/END PUBLIC/p' >"$run/pub.pem"
 	urls=() fe=()
 	for i in $(seq 1 "$n"); do
 		p=$(port)
-		"$BIN/mosaicd" serve --listen 127.0.0.1:$p --public-url http://127.0.0.1:$p --storage "$dburl" --tiles "$tiles" \
+		"$BIN/mosaicd" serve --listen 127.0.0.1:$p --public-url http://127.0.0.1:$p --storage "$dburl" "${tiles[@]}" \
 			--signing-key "$run/key.pem" --log-level warn >"$run/mosaicd-$i.log" 2>&1 &
 		fe+=($!)
 		PIDS+=($!)

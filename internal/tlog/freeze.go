@@ -155,11 +155,12 @@ type ReadOnlyConfig struct {
 	Origin    string
 	PublicKey crypto.PublicKey
 	// Refusal is what adds fail with (required).
-	Refusal       *FrozenError
-	AwaitPoll     time.Duration
-	TileCacheSize int
-	Logger        *slog.Logger
-	Metrics       *Metrics
+	Refusal   *FrozenError
+	AwaitPoll time.Duration
+	// ReadCacheBytes is as in Config.
+	ReadCacheBytes int64
+	Logger         *slog.Logger
+	Metrics        *Metrics
 	// IdentityTiles is as in Config.
 	IdentityTiles *IdentityTiles
 }
@@ -189,7 +190,7 @@ func OpenReadOnly(ctx context.Context, reader tessera.LogReader, cfg ReadOnlyCon
 	if err != nil {
 		return nil, err
 	}
-	cr, nodes, err := newReadCaches(reader, cfg.TileCacheSize)
+	cr, nodes, err := newReadCaches(reader, cfg.ReadCacheBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -208,12 +209,6 @@ func OpenReadOnly(ctx context.Context, reader tessera.LogReader, cfg ReadOnlyCon
 	}
 	cfg.Refusal.Origin = cfg.Origin
 	l.refusal.Store(cfg.Refusal)
-	l.awaiter = newAwaiter(awaitCtx, cfg.AwaitPoll, func(ctx context.Context) ([]byte, uint64, error) {
-		cp, raw, err := l.Checkpoint(ctx)
-		if err != nil {
-			return nil, 0, err
-		}
-		return raw, cp.Size, nil
-	})
+	l.startAwaiter(awaitCtx, cfg.AwaitPoll)
 	return l, nil
 }

@@ -12,7 +12,6 @@
 package tlog
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"errors"
@@ -78,9 +77,10 @@ type Config struct {
 	// Space says whether the store has room for new entries (see
 	// SpaceGuard); nil: always.
 	Space SpaceGuard
-	// TileCacheSize is the number of tiles and bundles kept in memory.
-	TileCacheSize int
-	Logger        *slog.Logger
+	// ReadCacheBytes bounds the full tiles and entry bundles kept in
+	// memory, in bytes; 0 means DefaultReadCacheBytes.
+	ReadCacheBytes int64
+	Logger         *slog.Logger
 	// Metrics are the log's collectors; nil: unregistered ones, labelled
 	// with the origin.
 	Metrics *Metrics
@@ -155,11 +155,9 @@ type Log struct {
 	// idTiles serves identity tiles (identities.go), or is nil.
 	idTiles *identityTiles
 
-	// cpMu guards lastRaw and lastCP: the latest checkpoint verified, so
-	// that the many adds a checkpoint covers verify its signature once.
-	cpMu    sync.Mutex
-	lastRaw []byte
-	lastCP  *log.Checkpoint
+	// latest is the newest published checkpoint read and verified, which
+	// every request and the awaiter share (checkpoint.go).
+	latest *latestCheckpoint
 }
 
 // New starts a log on driver.
@@ -218,7 +216,7 @@ func New(ctx context.Context, driver tessera.Driver, cfg Config) (*Log, error) {
 			return nil, err
 		}
 	}
-	cr, nodes, err := newReadCaches(reader, cfg.TileCacheSize)
+	cr, nodes, err := newReadCaches(reader, cfg.ReadCacheBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -247,13 +245,7 @@ func New(ctx context.Context, driver tessera.Driver, cfg Config) (*Log, error) {
 	if l.space == nil {
 		l.space = alwaysRoom{}
 	}
-	l.awaiter = newAwaiter(awaitCtx, cfg.AwaitPoll, func(ctx context.Context) ([]byte, uint64, error) {
-		cp, raw, err := l.Checkpoint(ctx)
-		if err != nil {
-			return nil, 0, err
-		}
-		return raw, cp.Size, nil
-	})
+	l.startAwaiter(awaitCtx, cfg.AwaitPoll)
 	if l.dedup != nil {
 		// Every entry stored before a restart must be found again before
 		// the first add is taken; then the map follows the log.
@@ -384,37 +376,50 @@ func (l *Log) prove(ctx context.Context, leaf, id []byte, index uint64, dup bool
 	return &Added{Index: index, Duplicate: dup, Checkpoint: cpRaw, Size: cp.Size, Root: cp.Hash, Proof: hashes, Leaf: leaf}, nil
 }
 
-// Checkpoint returns the latest published checkpoint, verified and parsed.
+// Checkpoint returns the latest published checkpoint, verified and parsed,
+// and as published. It is served from memory, read from storage again when
+// older than Config.AwaitPoll (or sooner, by the awaiter), and never older
+// than a checkpoint this log has returned before. The bytes are shared:
+// callers must not modify them.
 func (l *Log) Checkpoint(ctx context.Context) (*log.Checkpoint, []byte, error) {
-	raw, err := l.reader.ReadCheckpoint(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading checkpoint: %w", err)
-	}
-	cp, err := l.parseCheckpoint(raw)
+	s, err := l.latest.get(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	return cp, raw, nil
+	cp := s.cp
+	return &cp, s.raw, nil
 }
 
+// startAwaiter sets up the checkpoint held in memory and the awaiter that
+// releases adds, which polls storage every poll while adds wait.
+func (l *Log) startAwaiter(ctx context.Context, poll time.Duration) {
+	l.latest = newLatestCheckpoint(poll, l.reader.ReadCheckpoint, l.verifyCheckpoint)
+	l.awaiter = newAwaiter(ctx, poll, func(ctx context.Context) ([]byte, uint64, error) {
+		s, err := l.latest.refresh(ctx)
+		if err != nil {
+			return nil, 0, err
+		}
+		return s.raw, s.cp.Size, nil
+	})
+}
+
+// parseCheckpoint parses raw, a checkpoint this log published, verifying
+// its signature unless it is the checkpoint held.
 func (l *Log) parseCheckpoint(raw []byte) (*log.Checkpoint, error) {
-	l.cpMu.Lock()
-	if bytes.Equal(raw, l.lastRaw) {
-		cp := *l.lastCP
-		l.cpMu.Unlock()
-		return &cp, nil
+	if cp, ok := l.latest.held(raw); ok {
+		return cp, nil
 	}
-	l.cpMu.Unlock()
+	return l.verifyCheckpoint(raw)
+}
+
+// verifyCheckpoint parses raw and verifies it with the log's key.
+func (l *Log) verifyCheckpoint(raw []byte) (*log.Checkpoint, error) {
 	cp, _, _, err := log.ParseCheckpoint(raw, l.origin, l.verifier)
 	if err != nil {
 		l.metrics.integrityFailures.Inc()
 		return nil, fmt.Errorf("integrity failure: the stored checkpoint does not verify: %w", err)
 	}
-	l.cpMu.Lock()
-	l.lastRaw, l.lastCP = bytes.Clone(raw), cp
-	l.cpMu.Unlock()
-	c := *cp
-	return &c, nil
+	return cp, nil
 }
 
 // inclusionProof builds the proof of index in the tree of size from tiles.

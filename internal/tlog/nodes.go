@@ -249,11 +249,13 @@ func (c *nodeCache) root(ctx context.Context, size uint64) ([]byte, error) {
 // errNoRange marks tiles that do not make up a compact range.
 var errNoRange = errors.New("the tiles do not hold a compact range")
 
-// nodeTrees is how many full tiles' trees (16 KiB each) are kept for a tile
-// cache of tiles tiles: a quarter as many, at least 256.
-func nodeTrees(tiles int) int {
-	if tiles <= 0 {
-		tiles = 4096
+// nodeTrees is how many full tiles' trees (16 KiB each) are kept beside a
+// tile and bundle cache of cacheBytes: a quarter of its size in trees, at
+// least 256 (1,024 for DefaultReadCacheBytes, as many as for the 4,096
+// tiles it was first sized by).
+func nodeTrees(cacheBytes int64) int {
+	if cacheBytes <= 0 {
+		cacheBytes = DefaultReadCacheBytes
 	}
-	return max(tiles/4, 256)
+	return int(max(cacheBytes/(64<<10), 256))
 }

@@ -86,10 +86,7 @@ func (r *refTiles) ReadTile(ctx context.Context, level, index uint64, p uint8) (
 
 func newTestNodeCache(t *testing.T, r *refTiles) *nodeCache {
 	t.Helper()
-	cr, err := newCachedReader(r, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cr := newCachedReader(r, 64*(8<<10))
 	c, err := newNodeCache(cr, 16)
 	if err != nil {
 		t.Fatal(err)
@@ -255,10 +252,7 @@ func waitFor(t *testing.T, cond func() bool) {
 func BenchmarkInclusionProof(b *testing.B) {
 	const n = 100_000
 	r := newRefTiles(n)
-	cr, err := newCachedReader(r, 4096)
-	if err != nil {
-		b.Fatal(err)
-	}
+	cr := newCachedReader(r, DefaultReadCacheBytes)
 	rng := rand.New(rand.NewPCG(1, 2))
 	b.Run("proof-builder", func(b *testing.B) {
 		for b.Loop() {
@@ -272,7 +266,7 @@ func BenchmarkInclusionProof(b *testing.B) {
 		}
 	})
 	b.Run("node-cache", func(b *testing.B) {
-		c, err := newNodeCache(cr, nodeTrees(4096))
+		c, err := newNodeCache(cr, nodeTrees(DefaultReadCacheBytes))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -6,18 +6,21 @@ import (
 	"errors"
 	"fmt"
 
-	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/api/layout"
 )
 
 // cachedReader serves tiles and entry bundles of exactly the requested width
-// and keeps full (immutable) ones in memory, so that proofs and readers of
-// the right edge of the log rarely touch storage.
+// and keeps full (immutable) ones in memory, within a bound in bytes, so
+// that proofs and readers rarely touch storage; concurrent misses of one
+// resource share one storage read.
 type cachedReader struct {
 	tessera.LogReader
-	tiles   *lru.Cache[tileKey, []byte]
-	bundles *lru.Cache[uint64, []byte]
+	// cache holds full tiles and bundles (width 0) and partial tiles at
+	// the width read (a partial tile of a given width never changes).
+	// Partial bundles are not kept: they are large and each new checkpoint
+	// makes another.
+	cache *byteCache
 }
 
 // tileKey names a tile as read at a width; width 0 is the full tile. A tile
@@ -29,44 +32,36 @@ type tileKey struct {
 
 const hashSize = 32
 
-func newCachedReader(r tessera.LogReader, size int) (*cachedReader, error) {
-	if size <= 0 {
-		size = 4096
-	}
-	tiles, err := lru.New[tileKey, []byte](size)
-	if err != nil {
-		return nil, fmt.Errorf("tile cache: %w", err)
-	}
-	// Bundles are up to 256 entries of up to 64 KiB; keep far fewer.
-	bundles, err := lru.New[uint64, []byte](max(size/16, 16))
-	if err != nil {
-		return nil, fmt.Errorf("bundle cache: %w", err)
-	}
-	return &cachedReader{LogReader: r, tiles: tiles, bundles: bundles}, nil
+func newCachedReader(r tessera.LogReader, maxBytes int64) *cachedReader {
+	return &cachedReader{LogReader: r, cache: newByteCache(maxBytes)}
 }
 
 // ReadTile implements the fetcher Tessera's proof builder uses: it may
 // return more hashes than asked for (a full tile for a partial request).
 func (c *cachedReader) ReadTile(ctx context.Context, level, index uint64, p uint8) ([]byte, error) {
-	if t, ok := c.tiles.Get(tileKey{level, index, 0}); ok {
+	if t, ok := c.cache.get(resourceKey{level: level, index: index}); ok {
 		return t, nil
 	}
-	if t, ok := c.tiles.Get(tileKey{level, index, p}); ok && p > 0 {
+	k := resourceKey{level: level, index: index, width: p}
+	t, err := c.cache.load(ctx, k, func(ctx context.Context) ([]byte, error) {
+		t, err := c.LogReader.ReadTile(ctx, level, index, p)
+		if errors.Is(err, ErrNotFound) && p > 0 {
+			t, err = c.widerPartial(ctx, p, func(size uint64) uint8 { return layout.PartialTileSize(level, index, size) },
+				func(w uint8) ([]byte, error) { return c.LogReader.ReadTile(ctx, level, index, w) })
+		}
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case len(t) == layout.TileWidth*hashSize:
+			c.cache.add(resourceKey{level: level, index: index}, t)
+		case p > 0 && len(t) >= int(p)*hashSize:
+			c.cache.add(k, t[:int(p)*hashSize])
+		}
 		return t, nil
-	}
-	t, err := c.LogReader.ReadTile(ctx, level, index, p)
-	if errors.Is(err, ErrNotFound) && p > 0 {
-		t, err = c.widerPartial(ctx, p, func(size uint64) uint8 { return layout.PartialTileSize(level, index, size) },
-			func(w uint8) ([]byte, error) { return c.LogReader.ReadTile(ctx, level, index, w) })
-	}
+	})
 	if err != nil {
 		return nil, fmt.Errorf("reading tile %d/%d.p/%d: %w", level, index, p, err)
-	}
-	switch {
-	case len(t) == layout.TileWidth*hashSize:
-		c.tiles.Add(tileKey{level, index, 0}, t)
-	case p > 0 && len(t) >= int(p)*hashSize:
-		c.tiles.Add(tileKey{level, index, p}, t[:int(p)*hashSize])
 	}
 	return t, nil
 }
@@ -89,19 +84,26 @@ func (c *cachedReader) tile(ctx context.Context, level, index uint64, width uint
 
 // bundle returns exactly width entries (0: a full bundle).
 func (c *cachedReader) bundle(ctx context.Context, index uint64, width uint8) ([]byte, error) {
-	b, ok := c.bundles.Get(index)
+	full := resourceKey{entries: true, index: index}
+	b, ok := c.cache.get(full)
 	if !ok {
 		var err error
-		b, err = c.ReadEntryBundle(ctx, index, width)
-		if errors.Is(err, ErrNotFound) && width > 0 {
-			b, err = c.widerPartial(ctx, width, func(size uint64) uint8 { return layout.PartialTileSize(0, index, size) },
-				func(w uint8) ([]byte, error) { return c.ReadEntryBundle(ctx, index, w) })
-		}
+		b, err = c.cache.load(ctx, resourceKey{entries: true, index: index, width: width}, func(ctx context.Context) ([]byte, error) {
+			b, err := c.ReadEntryBundle(ctx, index, width)
+			if errors.Is(err, ErrNotFound) && width > 0 {
+				b, err = c.widerPartial(ctx, width, func(size uint64) uint8 { return layout.PartialTileSize(0, index, size) },
+					func(w uint8) ([]byte, error) { return c.ReadEntryBundle(ctx, index, w) })
+			}
+			if err != nil {
+				return nil, err
+			}
+			if n, end, err := bundlePrefix(b, layout.EntryBundleWidth); err == nil && n == layout.EntryBundleWidth && end == len(b) {
+				c.cache.add(full, b)
+			}
+			return b, nil
+		})
 		if err != nil {
 			return nil, fmt.Errorf("reading entry bundle %d.p/%d: %w", index, width, err)
-		}
-		if n, end, err := bundlePrefix(b, layout.EntryBundleWidth); err == nil && n == layout.EntryBundleWidth && end == len(b) {
-			c.bundles.Add(index, b)
 		}
 	}
 	want := int(width)
@@ -115,7 +117,7 @@ func (c *cachedReader) bundle(ctx context.Context, index uint64, width uint8) ([
 	if n < want {
 		return nil, fmt.Errorf("entry bundle %d has %d entries, want %d: %w", index, n, want, ErrNotFound)
 	}
-	return b[:end], nil
+	return b[:end:end], nil
 }
 
 // widerPartial serves a partial resource of width p that storage does not
@@ -152,14 +154,15 @@ func bundlePrefix(b []byte, want int) (n, end int, err error) {
 	return n, end, nil
 }
 
-// newReadCaches wraps reader in the tile and bundle cache and the node
-// cache proofs and roots are built from, both sized by tileCacheSize.
-func newReadCaches(reader tessera.LogReader, tileCacheSize int) (*cachedReader, *nodeCache, error) {
-	cr, err := newCachedReader(reader, tileCacheSize)
-	if err != nil {
-		return nil, nil, err
+// newReadCaches wraps reader in the tile and bundle cache, bounded by
+// maxBytes (0: DefaultReadCacheBytes), and the node cache proofs and roots
+// are built from, sized in proportion.
+func newReadCaches(reader tessera.LogReader, maxBytes int64) (*cachedReader, *nodeCache, error) {
+	if maxBytes <= 0 {
+		maxBytes = DefaultReadCacheBytes
 	}
-	nodes, err := newNodeCache(cr, nodeTrees(tileCacheSize))
+	cr := newCachedReader(reader, maxBytes)
+	nodes, err := newNodeCache(cr, nodeTrees(maxBytes))
 	if err != nil {
 		return nil, nil, err
 	}

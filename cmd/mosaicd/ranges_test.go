@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Every numeric and duration flag is checked at start: a value that would
@@ -27,6 +28,7 @@ func TestServeFlagRanges(t *testing.T) {
 		{[]string{"--checkpoint-interval=10ms"}, "--checkpoint-interval=10ms is out of range: allowed 100ms to 1h0m0s"},
 		{[]string{"--storage", "postgres://db/x", "--signing-key", "k", "--checkpoint-interval=10ms"}, ""},
 		{[]string{"--checkpoint-republish-interval=200ms"}, "--checkpoint-republish-interval"},
+		{[]string{"--read-cache-bytes=1000"}, "--read-cache-bytes=1000 is out of range: allowed 1048576 to 1099511627776"},
 		{[]string{"--batch-max-size=0"}, "--batch-max-size=0 is out of range: allowed 1 to 65536"},
 		{[]string{"--batch-max-age=0"}, "--batch-max-age"},
 		{[]string{"--pushback-max-outstanding=0"}, "--pushback-max-outstanding"},
@@ -53,6 +55,34 @@ func TestServeFlagRanges(t *testing.T) {
 		case c.want != "" && !errors.As(err, new(usageError)):
 			t.Errorf("%q: %v is not a usage error (exit 2)", c.args, err)
 		}
+	}
+}
+
+// --checkpoint-interval not given depends on the store (and witnessing);
+// given, it is what was given.
+func TestServeDefaultCheckpointInterval(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want time.Duration
+	}{
+		{nil, 100 * time.Millisecond},
+		{[]string{"--storage", "file:x"}, 100 * time.Millisecond},
+		{[]string{"--storage", "postgres://db/x", "--signing-key", "k"}, 25 * time.Millisecond},
+		{[]string{"--storage", "postgres://db/x", "--signing-key", "k", "--checkpoint-interval=100ms"}, 100 * time.Millisecond},
+		{[]string{"--storage", "postgres://db/x", "--signing-key", "k", "--checkpoint-interval=10ms"}, 10 * time.Millisecond},
+		{[]string{"--checkpoint-interval=300ms"}, 300 * time.Millisecond},
+	} {
+		cfg, err := parseServeFlags(c.args, io.Discard)
+		if err != nil {
+			t.Errorf("%q: %v", c.args, err)
+			continue
+		}
+		if cfg.checkpointInterval != c.want {
+			t.Errorf("%q: --checkpoint-interval %v, want %v", c.args, cfg.checkpointInterval, c.want)
+		}
+	}
+	if got := defaultCheckpointInterval("postgres://db/x", true); got != 100*time.Millisecond {
+		t.Errorf("default with PostgreSQL and witnesses: %v, want 100ms", got)
 	}
 }
 

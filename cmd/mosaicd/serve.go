@@ -58,6 +58,7 @@ type serveConfig struct {
 	diskReserve            diskspace.Reserve
 	conn                   api.ConnLimits
 	searchPageBytes        int
+	readCacheBytes         int64
 	searchConcurrency      int
 	keyless                keylessConfig
 	witness                witnessConfig
@@ -122,10 +123,13 @@ func serveFlags(c *serveConfig, stderr io.Writer) *flag.FlagSet {
 		"or DIR/SHARD/.mosaic/signing-key.pem for another --shard, created if missing)")
 	shardFlag(fs, &c.shard, "the active shard: the store's log that takes entries, served at the root paths; every other shard is served "+
 		"read-only at /shards/NAME/ (a new shard needs --init and a new key)")
-	fs.DurationVar(&c.checkpointInterval, "checkpoint-interval", 100*time.Millisecond, "least time between published checkpoints (at least 100ms with file: storage, 10ms with PostgreSQL)")
+	fs.DurationVar(&c.checkpointInterval, "checkpoint-interval", 0, "least time between published checkpoints; it bounds add→proof latency "+
+		"(default: 100ms with file: storage, its least; 25ms with PostgreSQL, whose least is 10ms, but 100ms there too with --witness-policy, "+
+		"so that witnesses are not asked four times as often)")
 	fs.DurationVar(&c.republishInterval, "checkpoint-republish-interval", time.Minute, "re-sign the checkpoint this often when the log does not grow")
 	fs.UintVar(&c.batchMaxSize, "batch-max-size", 512, "most entries sequenced in one batch")
 	fs.DurationVar(&c.batchMaxAge, "batch-max-age", 20*time.Millisecond, "longest an entry waits for its batch to fill")
+	fs.Int64Var(&c.readCacheBytes, "read-cache-bytes", tlog.DefaultReadCacheBytes, "memory for full tiles and entry bundles (immutable) kept to serve reads and proofs, per log, in bytes")
 	fs.DurationVar(&c.awaitPoll, "await-poll", 10*time.Millisecond, "how often waiting adds look for a new checkpoint")
 	fs.UintVar(&c.pushbackMaxOutstanding, "pushback-max-outstanding", 4096, "sequenced-but-unintegrated entries before adds get 503")
 	fs.UintVar(&c.maxInflightAdds, "max-inflight-adds", tlog.DefaultMaxInflightAdds, "adds in progress at once, on any storage; one more is answered 503 with Retry-After at once")
@@ -171,6 +175,9 @@ func serveFlags(c *serveConfig, stderr io.Writer) *flag.FlagSet {
 // check refuses settings out of range or that do not go together, and
 // resolves those derived from others.
 func (c *serveConfig) check() (*serveConfig, error) {
+	if c.checkpointInterval == 0 {
+		c.checkpointInterval = defaultCheckpointInterval(c.storage, c.witness.policy != "")
+	}
 	if err := c.checkRanges(); err != nil {
 		return nil, err
 	}
@@ -191,6 +198,21 @@ func (c *serveConfig) check() (*serveConfig, error) {
 		return nil, usageError{err}
 	}
 	return c, nil
+}
+
+// defaultCheckpointInterval is --checkpoint-interval when it is not given.
+// Tessera's POSIX driver refuses less than 100 ms. With PostgreSQL, 25 ms
+// takes the add→proof latency of 64 closed-loop clients from about 110 ms
+// to about 80 ms (docs/benchmarks.md) for at most 40 checkpoint
+// publications a second instead of 10, each a signature and a short
+// transaction, and none while the log does not grow; with witnesses each
+// publication is also a cosigning round trip to every witness, so those
+// logs keep 100 ms.
+func defaultCheckpointInterval(store string, witnessed bool) time.Duration {
+	if storage.IsPostgres(store) && !witnessed {
+		return 25 * time.Millisecond
+	}
+	return 100 * time.Millisecond
 }
 
 // checkRanges refuses a numeric or duration flag outside what the server
@@ -215,6 +237,7 @@ func (c *serveConfig) checkRanges() error {
 		durationIn("shutdown-timeout", c.shutdownTimeout, 0, time.Hour),
 		intIn("max-inflight-adds", c.maxInflightAdds, 1, 1<<20),
 		intIn("search-page-bytes", c.searchPageBytes, 16<<10, 64<<20),
+		intIn("read-cache-bytes", c.readCacheBytes, 1<<20, 1<<40),
 		intIn("search-concurrency", c.searchConcurrency, 1, 4096),
 		intIn("max-connections", c.conn.MaxConnections, 16, maxConnectionsAllowed()),
 		durationIn("read-header-timeout", c.conn.ReadHeaderTimeout, 100*time.Millisecond, 10*time.Minute),
@@ -342,7 +365,7 @@ func (c *serveConfig) serverConfig(create bool, logger *slog.Logger) (server.Con
 			BatchMaxSize: c.batchMaxSize, BatchMaxAge: c.batchMaxAge,
 			CheckpointInterval: c.checkpointInterval, CheckpointRepublishInterval: c.republishInterval,
 			AwaitPoll: c.awaitPoll, PushbackMaxOutstanding: c.pushbackMaxOutstanding,
-			MaxInflightAdds: c.maxInflightAdds,
+			MaxInflightAdds: c.maxInflightAdds, ReadCacheBytes: c.readCacheBytes,
 		},
 		Decoder: decoder, MaxRequestBytes: c.maxRequestBytes, AddTimeout: c.addTimeout, Duplicates: duplicates,
 		ConnLimits: c.conn, SearchIndex: c.searchIndex, Explorer: c.explorer, SearchPageBytes: c.searchPageBytes,

@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -12,6 +13,25 @@ import (
 )
 
 const immutable = "public, max-age=31536000, immutable"
+
+// Header values of the tlog-tiles answers, shared by every answer instead
+// of allocated per request (net/http never modifies a header's values).
+var (
+	octetStreamHeader     = []string{"application/octet-stream"}
+	immutableHeader       = []string{immutable}
+	checkpointTypeHeader  = []string{"text/plain; charset=utf-8"}
+	checkpointCacheHeader = []string{"public, max-age=1"}
+)
+
+// writeResource writes body, which is shared and must not be modified,
+// with a Content-Length, so that net/http sends it without chunking.
+func writeResource(w http.ResponseWriter, contentType, cacheControl []string, body []byte) {
+	h := w.Header()
+	h["Content-Type"] = contentType
+	h["Cache-Control"] = cacheControl
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	_, _ = w.Write(body)
+}
 
 // checkpoint serves the latest published checkpoint (C2SP tlog-tiles).
 func (s *server) checkpoint(w http.ResponseWriter, r *http.Request) {
@@ -70,9 +90,7 @@ func (s *server) serveCheckpoint(w http.ResponseWriter, r *http.Request, l *tlog
 		s.readError(w, r, "checkpoint", err)
 		return
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", "public, max-age=1")
-	_, _ = w.Write(raw)
+	writeResource(w, checkpointTypeHeader, checkpointCacheHeader, raw)
 }
 
 func (s *server) serveTile(w http.ResponseWriter, r *http.Request, l *tlog.Log) {
@@ -96,9 +114,7 @@ func (s *server) serveTile(w http.ResponseWriter, r *http.Request, l *tlog.Log) 
 		s.readError(w, r, "tile/"+rest, err)
 		return
 	}
-	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Cache-Control", immutable)
-	_, _ = w.Write(data)
+	writeResource(w, octetStreamHeader, immutableHeader, data)
 }
 
 // identityTileType is the media type of an identity tile: a gzip stream

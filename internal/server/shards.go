@@ -132,7 +132,7 @@ func (s *Server) startReadOnly(ctx context.Context, id string, sl *servedLog, or
 	}
 	logger := s.logger.With("shard", id)
 	sl.log, err = tlog.OpenReadOnly(s.logCtx, b.Reader(), tlog.ReadOnlyConfig{
-		Origin: origin, PublicKey: pub, Refusal: refusal, AwaitPoll: s.cfg.Log.AwaitPoll, Logger: logger,
+		Origin: origin, PublicKey: pub, Refusal: refusal, AwaitPoll: s.cfg.Log.AwaitPoll, ReadCacheBytes: s.cfg.Log.ReadCacheBytes, Logger: logger,
 		// Every shard is a main log (Rekor v2 entries).
 		IdentityTiles: &tlog.IdentityTiles{Make: identityTile, Stored: storage.StoredIdentityTiles(b)},
 	})

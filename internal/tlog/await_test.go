@@ -73,3 +73,39 @@ func TestAwaiterReleasesCovered(t *testing.T) {
 		t.Errorf("covered index: %q, %v", raw, err)
 	}
 }
+
+// TestAwaiterHint: a checkpoint signed by this process makes the awaiter
+// poll at once and then every hintPoll, so a waiter learns of it long
+// before the next regular poll (an hour here); it is released only once the
+// checkpoint is read back as published.
+func TestAwaiterHint(t *testing.T) {
+	var size, reads atomic.Uint64
+	a := newAwaiter(t.Context(), time.Hour, func(context.Context) ([]byte, uint64, error) {
+		reads.Add(1)
+		n := size.Load()
+		return fmt.Appendf(nil, "checkpoint %d", n), n, nil
+	})
+	got := make(chan string, 1)
+	go func() {
+		raw, err := a.wait(t.Context(), 0)
+		if err != nil {
+			raw = []byte(err.Error())
+		}
+		got <- string(raw)
+	}()
+	waitFor(t, func() bool { return reads.Load() >= 1 }) // the first waiter's poll
+	// Signed, not yet stored: polls every hintPoll from now on (a
+	// wake-up already pending may add one read, not three).
+	before := reads.Load()
+	a.hint()
+	waitFor(t, func() bool { return reads.Load() >= before+3 })
+	select {
+	case raw := <-got:
+		t.Fatalf("waiter released with %q before the checkpoint was published", raw)
+	default:
+	}
+	size.Store(1) // stored
+	if raw := <-got; raw != "checkpoint 1" {
+		t.Errorf("waiter got %q, want checkpoint 1", raw)
+	}
+}

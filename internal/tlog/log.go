@@ -182,6 +182,10 @@ func New(ctx context.Context, driver tessera.Driver, cfg Config) (*Log, error) {
 	if cfg.Record != nil {
 		signer = recordingSigner{Signer: signer, record: cfg.Record}
 	}
+	// Its awaiter is set once New has made it; a checkpoint signed
+	// before (at start) hints nobody.
+	hinting := &hintingSigner{Signer: signer}
+	signer = hinting
 	verifier, err := note.NewVerifier(cfg.Origin, pub)
 	if err != nil {
 		return nil, err
@@ -246,6 +250,7 @@ func New(ctx context.Context, driver tessera.Driver, cfg Config) (*Log, error) {
 		l.space = alwaysRoom{}
 	}
 	l.startAwaiter(awaitCtx, cfg.AwaitPoll)
+	hinting.awaiter.Store(l.awaiter)
 	if l.dedup != nil {
 		// Every entry stored before a restart must be found again before
 		// the first add is taken; then the map follows the log.
@@ -258,6 +263,21 @@ func New(ctx context.Context, driver tessera.Driver, cfg Config) (*Log, error) {
 		go func() { defer close(l.dedupDone); l.followDedup(awaitCtx, time.Second) }()
 	}
 	return l, nil
+}
+
+// hintingSigner tells the awaiter of each checkpoint signed (awaiter.hint),
+// once New has set it.
+type hintingSigner struct {
+	sumdbnote.Signer
+	awaiter atomic.Pointer[awaiter]
+}
+
+func (s *hintingSigner) Sign(msg []byte) ([]byte, error) {
+	sig, err := s.Signer.Sign(msg)
+	if a := s.awaiter.Load(); err == nil && a != nil {
+		a.hint()
+	}
+	return sig, err
 }
 
 // Origin is the checkpoint origin (the log's name in signed notes).

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/mosaiclog/mosaic/internal/tlog"
 	"io"
 	"os"
 	"os/exec"
@@ -214,9 +215,9 @@ func (r *Report) writeTable(b *bytes.Buffer) {
 	if len(r.Writes) == 0 {
 		return
 	}
-	fmt.Fprintf(b, "A 503 (`--max-inflight-adds`, default 1,024, refusing adds beyond it with Retry-After) is retried by the load "+
+	fmt.Fprintf(b, "A 503 (`--max-inflight-adds`, default %d, refusing adds beyond it with Retry-After) is retried by the load "+
 		"tool; “+N × 503” counts the entries whose last answer was still a 503 when the run's time was up (waiting to retry), "+
-		"not failures. Latency is of 201 answers, the attempt that succeeded.\n\n")
+		"not failures. Latency is of 201 answers, the attempt that succeeded.\n\n", tlog.DefaultMaxInflightAdds)
 	fmt.Fprintf(b, "| clients | server | entries/s | × rekor-tiles | p50 | p99 | errors | server CPU / entry | RSS peak | others |\n")
 	fmt.Fprintf(b, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	rekor := map[int]float64{}

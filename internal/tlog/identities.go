@@ -20,12 +20,12 @@ type IdentityTiles struct {
 	// wrapping ErrNotFound when it has none; the tile is then derived
 	// from the bundle, as it always is without Stored.
 	Stored func(ctx context.Context, index uint64) ([]byte, error)
-	// CacheSize bounds the derived tiles kept in memory (default
+	// CacheSize bounds the tiles kept in memory, stored or derived (default
 	// DefaultIdentityCacheSize).
 	CacheSize int
 }
 
-// DefaultIdentityCacheSize is how many derived identity tiles a log keeps
+// DefaultIdentityCacheSize is how many identity tiles a log keeps
 // in memory: about 25 KB each for key-signed entries, so about 100 MB at
 // most, enough for every full bundle of a 1,000,000-entry log.
 const DefaultIdentityCacheSize = 4096
@@ -45,8 +45,9 @@ func (e *NoIdentityTileError) Unwrap() error { return ErrNotFound }
 
 // identityTiles serves a log's identity tiles.
 type identityTiles struct {
-	cfg     IdentityTiles
-	derived *lru.Cache[uint64, []byte]
+	cfg IdentityTiles
+	// cache holds tiles already read or derived: both are immutable.
+	cache *lru.Cache[uint64, []byte]
 }
 
 func newIdentityTiles(cfg *IdentityTiles) (*identityTiles, error) {
@@ -64,12 +65,12 @@ func newIdentityTiles(cfg *IdentityTiles) (*identityTiles, error) {
 	if err != nil {
 		return nil, fmt.Errorf("identity tile cache: %w", err)
 	}
-	return &identityTiles{cfg: *cfg, derived: c}, nil
+	return &identityTiles{cfg: *cfg, cache: c}, nil
 }
 
 // ReadIdentityTile returns the identity tile of entry bundle index: the
-// stored one if the store keeps it, else one derived from the bundle (and
-// cached). Only a full bundle the published checkpoint covers has one;
+// stored one if the store keeps it, else one derived from the bundle; either
+// is cached. Only a full bundle the published checkpoint covers has one;
 // for any other, and on a log without identity tiles, the error is a
 // *NoIdentityTileError.
 func (l *Log) ReadIdentityTile(ctx context.Context, index uint64) ([]byte, error) {
@@ -84,13 +85,17 @@ func (l *Log) ReadIdentityTile(ctx context.Context, index uint64) ([]byte, error
 		reason := fmt.Sprintf("only full bundles have one, and the published checkpoint (size %d) covers %d full bundles", cp.Size, full)
 		return nil, &NoIdentityTileError{index, reason}
 	}
-	if data, ok := l.idTiles.derived.Get(index); ok {
+	if data, ok := l.idTiles.cache.Get(index); ok {
 		return data, nil
 	}
 	if l.idTiles.cfg.Stored != nil {
 		data, err := l.idTiles.cfg.Stored(ctx, index)
-		if err == nil || !errors.Is(err, ErrNotFound) {
-			return data, err
+		if err == nil {
+			l.idTiles.cache.Add(index, data)
+			return data, nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return nil, err
 		}
 	}
 	raw, err := l.reader.bundle(ctx, index, 0)
@@ -105,6 +110,6 @@ func (l *Log) ReadIdentityTile(ctx context.Context, index uint64) ([]byte, error
 	if err != nil {
 		return nil, fmt.Errorf("making the identity tile of entry bundle %d: %w", index, err)
 	}
-	l.idTiles.derived.Add(index, data)
+	l.idTiles.cache.Add(index, data)
 	return data, nil
 }

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/transparency-dev/formats/log"
+	"golang.org/x/sync/singleflight"
 )
 
 // latestCheckpoint is the newest published checkpoint this process has read
@@ -31,10 +31,9 @@ type latestCheckpoint struct {
 	// snap is the checkpoint held, nil before the first successful read;
 	// a snapshot is never modified once stored.
 	snap atomic.Pointer[cpSnapshot]
-	// mu guards reading: the storage read in progress, if any, which
-	// later callers wait for instead of starting their own.
-	mu      sync.Mutex
-	reading *cpRead
+	// reads makes callers that find the copy stale share one storage
+	// read instead of starting their own.
+	reads singleflight.Group
 }
 
 // cpSnapshot is one verified checkpoint and when storage was read for it.
@@ -42,14 +41,6 @@ type cpSnapshot struct {
 	raw    []byte
 	cp     log.Checkpoint
 	readAt time.Time
-}
-
-// cpRead is a storage read in progress; snap and err are set before done
-// is closed.
-type cpRead struct {
-	done chan struct{}
-	snap *cpSnapshot
-	err  error
 }
 
 func newLatestCheckpoint(maxAge time.Duration, read func(context.Context) ([]byte, error), verify func([]byte) (*log.Checkpoint, error)) *latestCheckpoint {
@@ -68,25 +59,17 @@ func (c *latestCheckpoint) get(ctx context.Context) (*cpSnapshot, error) {
 // refresh reads storage now (or waits for a read that is already in
 // progress) and returns the newest checkpoint known afterwards.
 func (c *latestCheckpoint) refresh(ctx context.Context) (*cpSnapshot, error) {
-	c.mu.Lock()
-	r := c.reading
-	if r == nil {
-		r = &cpRead{done: make(chan struct{})}
-		c.reading = r
-		c.mu.Unlock()
+	res := c.reads.DoChan("", func() (any, error) {
 		// One caller leaving must not fail the others waiting for this
 		// read: the store bounds its reads itself.
-		r.snap, r.err = c.readStorage(context.WithoutCancel(ctx))
-		c.mu.Lock()
-		c.reading = nil
-		c.mu.Unlock()
-		close(r.done)
-		return r.snap, r.err
-	}
-	c.mu.Unlock()
+		return c.readStorage(context.WithoutCancel(ctx))
+	})
 	select {
-	case <-r.done:
-		return r.snap, r.err
+	case r := <-res:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*cpSnapshot), nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}

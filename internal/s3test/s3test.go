@@ -7,13 +7,16 @@ package s3test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -60,11 +63,12 @@ type Server struct {
 	// Endpoint is the S3 gateway's base URL, http://127.0.0.1:PORT.
 	Endpoint string
 
-	t     testing.TB
-	bin   string
-	dir   string
-	ports [6]int // master, master gRPC, volume, volume gRPC, filer, filer gRPC; S3 and its gRPC are extra
-	s3    int
+	t      testing.TB
+	bin    string
+	dir    string
+	ports  [6]int // master, master gRPC, volume, volume gRPC, filer, filer gRPC
+	s3     int
+	s3gRPC int
 
 	mu   sync.Mutex // guards cmd, done and log
 	cmd  *exec.Cmd
@@ -73,47 +77,89 @@ type Server struct {
 }
 
 // Start starts a weed server for t on free ports, stopped and deleted when
-// t ends.
+// t ends. Ports are picked below the kernel's ephemeral range, so no
+// outgoing connection of a parallel test can take one between the pick and
+// weed's bind; if a port is taken anyway (another test's server), weed exits
+// saying so and Start tries again on new ports.
 func Start(t testing.TB) *Server {
 	t.Helper()
 	s := &Server{t: t, bin: Weed(t), dir: t.TempDir()}
-	for i := range s.ports {
-		s.ports[i] = freePort(t)
-	}
-	s.s3 = freePort(t)
-	s.Endpoint = "http://127.0.0.1:" + strconv.Itoa(s.s3)
-	s.Restart()
 	t.Cleanup(s.Stop)
-	return s
+	for attempt := 1; ; attempt++ {
+		ports := freePorts(t, len(s.ports)+2)
+		copy(s.ports[:], ports)
+		s.s3, s.s3gRPC = ports[len(s.ports)], ports[len(s.ports)+1]
+		s.Endpoint = "http://127.0.0.1:" + strconv.Itoa(s.s3)
+		err := s.start()
+		if err == nil {
+			return s
+		}
+		if !errors.Is(err, errPortTaken) || attempt == 5 {
+			t.Fatal(err)
+		}
+		t.Logf("s3test: %v; trying other ports", err)
+		if rmErr := os.RemoveAll(s.dir); rmErr != nil {
+			t.Fatal(rmErr)
+		}
+		if mkErr := os.MkdirAll(s.dir, 0o755); mkErr != nil {
+			t.Fatal(mkErr)
+		}
+	}
 }
 
 // Restart starts the server again after Stop, on the same ports and data.
+// A port taken meanwhile is waited for (up to 30 s).
 func (s *Server) Restart() {
 	t := s.t
 	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := s.start()
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, errPortTaken) || time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// errPortTaken is start's error when weed could not bind one of its ports.
+var errPortTaken = errors.New("a port weed needs is taken")
+
+// start runs weed on s's ports and waits until its S3 gateway works.
+func (s *Server) start() error {
 	s.mu.Lock()
 	if s.cmd != nil {
 		s.mu.Unlock()
-		t.Fatal("s3test: weed is running")
+		return errors.New("s3test: weed is running")
 	}
 	p := s.ports
 	cmd := exec.Command(s.bin, "server", "-dir", s.dir, "-ip", "127.0.0.1", "-ip.bind", "127.0.0.1",
 		"-master.port", strconv.Itoa(p[0]), "-master.port.grpc", strconv.Itoa(p[1]),
 		"-volume.port", strconv.Itoa(p[2]), "-volume.port.grpc", strconv.Itoa(p[3]),
 		"-filer", "-filer.port", strconv.Itoa(p[4]), "-filer.port.grpc", strconv.Itoa(p[5]),
-		"-s3", "-s3.port", strconv.Itoa(s.s3), "-s3.port.grpc", strconv.Itoa(freePort(t)),
+		"-s3", "-s3.port", strconv.Itoa(s.s3), "-s3.port.grpc", strconv.Itoa(s.s3gRPC),
 		"-volume.max", "0", "-master.volumeSizeLimitMB", "64")
 	s.log.Reset()
 	cmd.Stdout, cmd.Stderr = &lockedWriter{s}, &lockedWriter{s}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		s.mu.Unlock()
-		t.Fatalf("s3test: starting weed: %v", err)
+		return fmt.Errorf("s3test: starting weed: %w", err)
 	}
 	s.cmd, s.done = cmd, make(chan struct{})
 	go func(done chan struct{}) { _ = cmd.Wait(); close(done) }(s.done)
 	s.mu.Unlock()
-	s.waitReady()
+	err := s.waitReady()
+	if err != nil {
+		s.Stop()
+		if strings.Contains(s.Log(), "address already in use") {
+			return fmt.Errorf("%w: %v", errPortTaken, err)
+		}
+	}
+	return err
 }
 
 type lockedWriter struct{ s *Server }
@@ -129,8 +175,7 @@ func (w *lockedWriter) Write(b []byte) (int, error) {
 
 // waitReady waits until the S3 gateway stores and returns an object: only
 // then are the master, a volume server and the filer all up and joined.
-func (s *Server) waitReady() {
-	s.t.Helper()
+func (s *Server) waitReady() error {
 	client := s.Client()
 	deadline := time.Now().Add(120 * time.Second)
 	for {
@@ -138,15 +183,15 @@ func (s *Server) waitReady() {
 		err := probe(ctx, client)
 		cancel()
 		if err == nil {
-			return
+			return nil
 		}
 		select {
 		case <-s.done:
-			s.t.Fatalf("s3test: weed exited before it was ready: %v\n%s", err, s.Log())
+			return fmt.Errorf("s3test: weed exited before it was ready: %v\n%s", err, s.Log())
 		default:
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("s3test: weed's S3 gateway not ready after 120 s: %v\n%s", err, s.Log())
+			return fmt.Errorf("s3test: weed's S3 gateway not ready after 120 s: %v\n%s", err, s.Log())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -237,13 +282,29 @@ func (c *counter) next() int { c.mu.Lock(); defer c.mu.Unlock(); c.n++; return c
 
 var bucketSeq counter
 
-// freePort returns a port that was free a moment ago.
-func freePort(t testing.TB) int {
+// freePorts returns n distinct ports that were free a moment ago, picked at
+// random below the kernel's ephemeral range (32768 and up on Linux), where
+// no outgoing connection is given one.
+func freePorts(t testing.TB, n int) []int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("s3test: finding a free port: %v", err)
+	var ports []int
+	var held []net.Listener
+	defer func() {
+		for _, l := range held {
+			l.Close()
+		}
+	}()
+	for tries := 0; len(ports) < n; tries++ {
+		if tries > 1000 {
+			t.Fatalf("s3test: no %d free ports in 20000-32767 after %d tries", n, tries)
+		}
+		port := 20000 + rand.IntN(12768)
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue
+		}
+		held = append(held, l)
+		ports = append(ports, port)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return ports
 }

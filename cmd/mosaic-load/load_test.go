@@ -234,6 +234,21 @@ func TestVerifierRejects(t *testing.T) {
 		{"no proof", unsigned, tamper(func(e *rekorpb.TransparencyLogEntry) { e.InclusionProof = nil }), req},
 		{"other entry", unsigned, body, other},
 		{"wrong log key", wrongKey, body, req},
+		// v has verified the untouched checkpoint: a changed one must be checked again, not taken from its memory.
+		{"checkpoint signature", v, tamper(func(e *rekorpb.TransparencyLogEntry) {
+			env := e.InclusionProof.Checkpoint.Envelope
+			i := len(env) - 5 // inside the signature's base64
+			c := "A"
+			if env[i] == 'A' {
+				c = "B"
+			}
+			e.InclusionProof.Checkpoint.Envelope = env[:i] + c + env[i+1:]
+		}), req},
+		{"checkpoint size", v, tamper(func(e *rekorpb.TransparencyLogEntry) {
+			env := e.InclusionProof.Checkpoint.Envelope
+			e.InclusionProof.Checkpoint.Envelope = strings.Replace(env, "\n3\n", "\n4\n", 1)
+			e.InclusionProof.TreeSize = 4
+		}), req},
 		{"not JSON", unsigned, []byte("<html>"), req},
 	} {
 		if err := tc.v.check(tc.body, tc.req); err == nil {

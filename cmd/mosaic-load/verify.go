@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/mosaiclog/mosaic/pkg/note"
 	rekorpb "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
@@ -22,7 +23,18 @@ type responseVerifier struct {
 	origin string
 	// note verifies checkpoint signatures; nil when no log key was given.
 	note sumdbnote.Verifier
+
+	// verified remembers the checkpoints whose signature checked, by their
+	// exact bytes: the responses of one integration all carry the same
+	// checkpoint, and checking its signature again for each of them would
+	// only spend the CPU the server under test shares. Cleared when it
+	// holds maxVerified, so it stays small.
+	mu       sync.Mutex
+	verified map[string]*log.Checkpoint
 }
+
+// maxVerified bounds responseVerifier.verified.
+const maxVerified = 256
 
 func newResponseVerifier(origin string, logKey crypto.PublicKey) (*responseVerifier, error) {
 	if logKey == nil {
@@ -71,10 +83,22 @@ func (v *responseVerifier) checkpoint(env []byte) (*log.Checkpoint, error) {
 	if v.note == nil {
 		return note.ParseCheckpoint(env)
 	}
+	v.mu.Lock()
+	cp, ok := v.verified[string(env)]
+	v.mu.Unlock()
+	if ok {
+		return cp, nil
+	}
 	cp, err := note.VerifyCheckpoint(env, v.origin, v.note)
 	if err != nil {
 		return nil, fmt.Errorf("--log-key: %w", err)
 	}
+	v.mu.Lock()
+	if v.verified == nil || len(v.verified) >= maxVerified {
+		v.verified = make(map[string]*log.Checkpoint)
+	}
+	v.verified[string(env)] = cp
+	v.mu.Unlock()
 	return cp, nil
 }
 

@@ -345,3 +345,39 @@ func TestFlags(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCheck measures the load tool's check of one 201 response (the
+// checkpoint's signature remembered, as during a run).
+func BenchmarkCheck(b *testing.B) {
+	l := mosaictest.NewLog(b, mosaictest.Options{})
+	s, err := newEntrySigner(ECDSAP256)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var req *request
+	var body []byte
+	for range 1000 {
+		if req, err = s.newRequest(); err != nil {
+			b.Fatal(err)
+		}
+		resp, err := http.Post(l.URL+"/api/v2/log/entries", "application/json", bytes.NewReader(req.body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			b.Fatalf("HTTP %d: %s", resp.StatusCode, body)
+		}
+	}
+	v, err := newResponseVerifier(l.Origin, l.Key.Public())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := v.check(body, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

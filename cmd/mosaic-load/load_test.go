@@ -178,22 +178,7 @@ func TestVerifierRejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var req *request
-	var body []byte
-	for range 3 { // a tree of 3 gives the last entry a non-empty proof
-		if req, err = s.newRequest(); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.Post(l.URL+"/api/v2/log/entries", "application/json", bytes.NewReader(req.body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ = io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusCreated {
-			t.Fatalf("HTTP %d: %s", resp.StatusCode, body)
-		}
-	}
+	req, body := addEntries(t, l, s, 3) // a tree of 3 gives the last entry a non-empty proof
 	v, err := newResponseVerifier(l.Origin, l.Key.Public())
 	if err != nil {
 		t.Fatal(err)
@@ -354,22 +339,7 @@ func BenchmarkCheck(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var req *request
-	var body []byte
-	for range 1000 {
-		if req, err = s.newRequest(); err != nil {
-			b.Fatal(err)
-		}
-		resp, err := http.Post(l.URL+"/api/v2/log/entries", "application/json", bytes.NewReader(req.body))
-		if err != nil {
-			b.Fatal(err)
-		}
-		body, _ = io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusCreated {
-			b.Fatalf("HTTP %d: %s", resp.StatusCode, body)
-		}
-	}
+	req, body := addEntries(b, l, s, 1000)
 	v, err := newResponseVerifier(l.Origin, l.Key.Public())
 	if err != nil {
 		b.Fatal(err)
@@ -380,4 +350,28 @@ func BenchmarkCheck(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// addEntries adds n fresh entries to l one by one and returns the last
+// one's request and 201 response.
+func addEntries(t testing.TB, l *mosaictest.Log, s *entrySigner, n int) (*request, []byte) {
+	t.Helper()
+	var req *request
+	var body []byte
+	for range n {
+		var err error
+		if req, err = s.newRequest(); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.Post(l.URL+"/api/v2/log/entries", "application/json", bytes.NewReader(req.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("HTTP %d: %s", resp.StatusCode, body)
+		}
+	}
+	return req, body
 }

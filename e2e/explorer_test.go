@@ -85,7 +85,7 @@ func browser(t *testing.T, chrome string, opts ...chromedp.ExecAllocatorOption) 
 		chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1100, 800), remote.WebSocket)
+		chromedp.UserDataDir(profileDir(t)), chromedp.WindowSize(1100, 800), remote.WebSocket)
 	alloc = append(alloc, opts...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), alloc...)
 	ctx, cancel := chromedp.NewContext(actx)
@@ -325,4 +325,24 @@ func getJSON(u string, v any) error {
 	}
 	defer resp.Body.Close()
 	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// profileDir is a directory for chromium's profile, removed when t ends.
+// Not t.TempDir: chromium's helpers may still write into it for a moment
+// after the browser is cancelled, and t.TempDir fails the test then.
+func profileDir(t *testing.T) string {
+	dir, err := os.MkdirTemp("", "mosaic-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for range 50 {
+			if os.RemoveAll(dir) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("chromium profile %s not removed", dir)
+	})
+	return dir
 }

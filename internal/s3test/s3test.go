@@ -98,12 +98,7 @@ func Start(t testing.TB) *Server {
 			t.Fatal(err)
 		}
 		t.Logf("s3test: %v; trying other ports", err)
-		if rmErr := os.RemoveAll(s.dir); rmErr != nil {
-			t.Fatal(rmErr)
-		}
-		if mkErr := os.MkdirAll(s.dir, 0o755); mkErr != nil {
-			t.Fatal(mkErr)
-		}
+		s.dir = t.TempDir() // the failed start's data stays behind
 	}
 }
 

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bufio"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -18,7 +19,8 @@ import (
 // memory or file descriptors from everyone else.
 type ConnLimits struct {
 	// MaxConnections is how many connections are held at once. A
-	// connection beyond it is answered 503 at once and closed.
+	// connection beyond it is answered 503 (once its request has arrived,
+	// within 2 s) and closed.
 	MaxConnections int
 	// ReadHeaderTimeout bounds the arrival of a request's headers.
 	ReadHeaderTimeout time.Duration
@@ -118,13 +120,13 @@ func (w *deadlineWriter) Write(p []byte) (int, error) { w.start(); return w.Resp
 func (w *deadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // LimitListener holds at most max connections of ln open. A connection
-// beyond that is answered at once with a 503 that names the limit, and
-// closed, so that clients learn why instead of hanging in the backlog.
+// beyond that is answered with a 503 that names the limit, and closed, so
+// that clients learn why instead of hanging in the backlog.
 func LimitListener(ln net.Listener, max int, m *Metrics) net.Listener {
 	if m == nil {
 		m = NewMetrics()
 	}
-	return &limitListener{Listener: ln, slots: make(chan struct{}, max), max: max, metrics: m}
+	return &limitListener{Listener: ln, slots: make(chan struct{}, max), refusing: make(chan struct{}, maxRefusing), max: max, metrics: m}
 }
 
 // LimitListenerTLS is LimitListener serving TLS with cfg: the limit
@@ -141,9 +143,11 @@ func LimitListenerTLS(ln net.Listener, max int, m *Metrics, cfg *tls.Config) net
 
 type limitListener struct {
 	net.Listener
-	slots   chan struct{}
-	max     int
-	metrics *Metrics
+	slots chan struct{}
+	// refusing counts the refused connections being answered.
+	refusing chan struct{}
+	max      int
+	metrics  *Metrics
 	// refuseTLS, when set, wraps refused connections in TLS.
 	refuseTLS *tls.Config
 }
@@ -160,7 +164,12 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			return &limitedConn{Conn: c, release: l.release}, nil
 		default:
 			l.metrics.connectionsRefused.Inc()
-			go l.refuse(c)
+			select {
+			case l.refusing <- struct{}{}:
+				go l.refuse(c)
+			default:
+				c.Close()
+			}
 		}
 	}
 }
@@ -170,17 +179,42 @@ func (l *limitListener) release() {
 	l.metrics.connections.Dec()
 }
 
-// refuse answers a connection over the limit without reading its request.
+// How a refused connection is answered: within refuseTimeout of its
+// accept, reading at most maxHeaderBytes of request head and refuseDrain
+// of what follows; at most maxRefusing are answered at once, and a
+// connection beyond that is closed unanswered.
+const (
+	refuseTimeout = 2 * time.Second
+	refuseDrain   = 1 << 20
+	maxRefusing   = 1024
+)
+
+// refuse answers a connection over the limit with a 503 naming the limit.
+// It reads the request head before answering, since a client drops a reply
+// that comes before its request (Go's reports "readLoopPeekFailLocked").
+// After the answer it shuts its side and reads what the client still sends
+// (a request body) until the client closes: closing a socket with unread
+// data resets the connection, which can destroy the answer unread.
 func (l *limitListener) refuse(c net.Conn) {
-	_ = c.SetDeadline(time.Now().Add(time.Second))
+	defer func() { <-l.refusing }()
+	_ = c.SetDeadline(time.Now().Add(refuseTimeout))
 	if l.refuseTLS != nil {
-		c = tls.Server(c, l.refuseTLS) // the handshake happens in Write
+		c = tls.Server(c, l.refuseTLS) // the handshake happens in the first Read
 	}
 	defer c.Close()
+	// The request itself does not matter, only that it has arrived: a
+	// malformed or slow one is answered the same.
+	_, _ = http.ReadRequest(bufio.NewReader(io.LimitReader(c, maxHeaderBytes)))
 	body := fmt.Sprintf(`{"code":%d,"message":"the server holds its limit of %d connections (max-connections); retry after 1 s","details":[]}`+"\n",
 		httperr.GRPCCode(http.StatusServiceUnavailable), l.max)
-	_, _ = c.Write([]byte("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n" +
-		"Retry-After: 1\r\nConnection: close\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body))
+	if _, err := c.Write([]byte("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n" +
+		"Retry-After: 1\r\nConnection: close\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)); err != nil {
+		return
+	}
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(c, refuseDrain))
 }
 
 // limitedConn gives its slot back once, however often it is closed.

@@ -29,7 +29,11 @@ store, mosaicd on a fresh PostgreSQL database, and rekor-tiles' POSIX server
 (--rekor; make bench-tools builds it) with --checkpoint-interval 100ms
 --batch-max-age 20ms. Then, for each store of --read-stores, it fills a log
 of --read-size entries through the write API (once: the log is kept in
---cache-dir) and runs mosaic-load read once per kind of --read-kinds.
+--cache-dir) and runs mosaic-load read once per kind of --read-kinds. The
+read stores files and memory are references, not Mosaic: the embedded
+store's filled log served by mosaic-load serve-files as a plain static web
+server (Go's FileServer) and from memory by a bare net/http handler, for
+the kinds a static server answers (checkpoint, tiles, bundles).
 
 It writes every figure to --json and the tables between the markers of
 --markdown (docs/benchmarks.md), replacing what a previous run wrote there.
@@ -121,7 +125,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchload.Config, benchOp
 	fs.StringVar(&stores, "stores", strings.Join(benchload.Stores, ","), "write servers, in the order each client count alternates them: posix, postgres, rekor-tiles")
 	fs.StringVar(&clients, "clients", "64,1024,4096", "write ladder: client counts (empty: no writes)")
 	fs.DurationVar(&cfg.Duration, "duration", 15*time.Second, "measured time of each write run")
-	fs.StringVar(&readStores, "read-stores", "posix,postgres", "stores the reads run against (empty: no reads)")
+	fs.StringVar(&readStores, "read-stores", strings.Join(benchload.ReadStores, ","), "stores the reads run against: posix, postgres, and the references files and memory (empty: no reads)")
 	fs.Uint64Var(&readSize, "read-size", 1000000, "entries in the log the reads run against")
 	fs.StringVar(&sizesFor, "read-size-for", "", "per-store --read-size: STORE=N,... (e.g. postgres=200000 when a large PostgreSQL log would take too long to fill)")
 	fs.StringVar(&kindsFlag, "read-kinds", strings.ReplaceAll(kindList(), " ", ""), "read kinds, one run each")
@@ -152,7 +156,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchload.Config, benchOp
 	if cfg.Clients, err = parseIntList(clients); err != nil {
 		return fail(fmt.Errorf("--clients: %w", err))
 	}
-	if cfg.ReadStores, err = parseList(readStores, []string{benchload.StorePosix, benchload.StorePostgres}); err != nil {
+	if cfg.ReadStores, err = parseList(readStores, benchload.ReadStores); err != nil {
 		return fail(fmt.Errorf("--read-stores: %w", err))
 	}
 	kinds := make([]string, len(readKinds))

@@ -9,6 +9,7 @@
 //	mosaic-load --url http://127.0.0.1:3000,http://127.0.0.1:3001 --concurrency 1024 --duration 15s
 //	mosaic-load soak --mosaicd bin/mosaicd --duration 60s
 //	mosaic-load read --mix tile,bundle,inclusion --concurrency 64 --duration 15s
+//	mosaic-load serve-files --dir DATA --listen 127.0.0.1:8080 [--memory]
 //
 // The soak subcommand (make soak) starts a fresh mosaicd per store and runs
 // a bounded mixed load of valid, malformed, slow and never-reading clients
@@ -16,7 +17,9 @@
 // `mosaic-load soak --help`. The read subcommand reads the log as monitors
 // and verifiers do (checkpoint, tiles, entry bundles, inclusion and
 // consistency proofs) and checks a sample of the answers against the
-// checkpoint; see `mosaic-load read --help`.
+// checkpoint; see `mosaic-load read --help`. The serve-files subcommand
+// serves an embedded store's directory as a plain static web server would,
+// the reference bench-load compares mosaicd's tile reads with.
 //
 // By default the load is a closed loop: each client sends its next entry as
 // soon as the previous one is answered, so the clients fall into step with
@@ -75,6 +78,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if len(args) > 0 && args[0] == "read" {
 		return runRead(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "serve-files" {
+		return runServeFiles(args[1:], stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "bench" {
 		return runBench(args[1:], stdout, stderr)
@@ -143,7 +149,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, string, error) {
 	fs.DurationVar(&cfg.ProgressInterval, "progress", time.Second, "how often a progress line is written to stderr (0: never)")
 	fs.BoolVar(&allowRemote, "allow-remote", false, "allow a target whose host is not a loopback address")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: mosaic-load [flags]\n       mosaic-load soak [flags]  (a mixed abuse load on fresh mosaicd processes; see mosaic-load soak --help)\n       mosaic-load read [flags]  (tile, bundle and proof reads; see mosaic-load read --help)\n       mosaic-load bench [flags] (make bench-load: the write ladder against mosaicd and rekor-tiles, then the reads)\n\n"+
+		fmt.Fprintf(stderr, "usage: mosaic-load [flags]\n       mosaic-load soak [flags]  (a mixed abuse load on fresh mosaicd processes; see mosaic-load soak --help)\n       mosaic-load read [flags]  (tile, bundle and proof reads; see mosaic-load read --help)\n       mosaic-load bench [flags] (make bench-load: the write ladder against mosaicd and rekor-tiles, then the reads)\n       mosaic-load serve-files --dir DIR [--memory]  (an embedded store's files served as static files: the reads' reference)\n\n"+
 			"Sends distinct signed hashedrekord entries to a Mosaic log and reports entries/s and add→proof latency.\n\nflags:\n")
 		cmdline.PrintFlags(stderr, fs, nil)
 	}

@@ -37,7 +37,9 @@ type Config struct {
 	Clients []int
 	// Duration is each write run's measured time.
 	Duration time.Duration
-	// ReadStores are the Mosaic stores the reads run against, ReadSize the
+	// ReadStores are the Mosaic stores the reads run against (and the
+	// static references files and memory, on the embedded store's log),
+	// ReadSize the
 	// log size they need, ReadKinds the kinds measured (one run each),
 	// ReadClients and ReadDuration each read run's concurrency and time.
 	ReadStores []string
@@ -60,12 +62,30 @@ type Config struct {
 	Progress io.Writer
 }
 
-// readSize is the log size store's reads need.
+// readSize is the log size store's reads need (the static references
+// serve the embedded store's log).
 func (c *Config) readSize(store string) uint64 {
+	if store == StoreFiles || store == StoreMemory {
+		store = StorePosix
+	}
 	if n, ok := c.ReadSizes[store]; ok {
 		return n
 	}
 	return c.ReadSize
+}
+
+// readKinds are the kinds of ReadKinds that store answers.
+func (c *Config) readKinds(store string) []string {
+	if store != StoreFiles && store != StoreMemory {
+		return c.ReadKinds
+	}
+	var kinds []string
+	for _, k := range c.ReadKinds {
+		if slices.Contains(FileKinds, k) {
+			kinds = append(kinds, k)
+		}
+	}
+	return kinds
 }
 
 func (c *Config) progress() io.Writer {
@@ -96,8 +116,8 @@ func (c *Config) Validate() error {
 		}
 	}
 	for _, s := range c.ReadStores {
-		if s != StorePosix && s != StorePostgres {
-			return fmt.Errorf("unknown read store %q (want posix or postgres)", s)
+		if !slices.Contains(ReadStores, s) {
+			return fmt.Errorf("unknown read store %q (want posix, postgres, files or memory)", s)
 		}
 	}
 	for _, n := range c.Clients {
@@ -131,7 +151,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	rep := newReport(&cfg)
 	out := cfg.progress()
-	total := len(cfg.Clients)*len(cfg.Stores) + len(cfg.ReadStores)*len(cfg.ReadKinds)
+	total := len(cfg.Clients) * len(cfg.Stores)
+	for _, store := range cfg.ReadStores {
+		total += len(cfg.readKinds(store))
+	}
 	n := 0
 	for _, c := range cfg.Clients {
 		for _, store := range cfg.Stores {

@@ -108,7 +108,7 @@ func TestRunSmall(t *testing.T) {
 	cfg := Config{
 		Mosaicd: filepath.Join(bin, "mosaicd"), LoadTool: filepath.Join(bin, "mosaic-load"),
 		Stores: []string{StorePosix}, Clients: []int{4}, Duration: time.Second,
-		ReadStores: []string{StorePosix}, ReadSize: 600, ReadClients: 4, ReadDuration: time.Second,
+		ReadStores: []string{StorePosix, StoreFiles, StoreMemory}, ReadSize: 600, ReadClients: 4, ReadDuration: time.Second,
 		ReadKinds: []string{"checkpoint", "tile", "partial-tile", "bundle", "partial-bundle", "inclusion", "consistency"},
 		CacheDir:  t.TempDir(), Progress: &progress,
 	}
@@ -116,8 +116,9 @@ func TestRunSmall(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, progress.String())
 	}
-	if len(rep.Writes) != 1 || len(rep.Reads) != 7 {
-		t.Fatalf("%d write and %d read runs, want 1 and 7", len(rep.Writes), len(rep.Reads))
+	// Every kind on mosaicd, the five file kinds on each static reference.
+	if len(rep.Writes) != 1 || len(rep.Reads) != 7+5+5 {
+		t.Fatalf("%d write and %d read runs, want 1 and 17", len(rep.Writes), len(rep.Reads))
 	}
 	w := rep.Writes[0]
 	if w.Load.ok() == 0 || w.Load.errors() != 0 || w.Load.ProofFailures != 0 || w.Usage.Server <= 0 || w.Usage.RSSPeak <= 0 {
@@ -125,20 +126,20 @@ func TestRunSmall(t *testing.T) {
 	}
 	for _, r := range rep.Reads {
 		if r.Read.TreeSize != 600 || r.Read.Requests == 0 || r.Read.Errors != 0 || r.Read.VerifyFailures != 0 {
-			t.Errorf("read %s: %+v", r.Kind, r.Read)
+			t.Errorf("read %s on %s: %+v", r.Kind, r.Store, r.Read)
 		}
 	}
 	var md bytes.Buffer
 	if err := rep.Markdown(&md); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| 4 | mosaicd, embedded |", "| inclusion | posix |", "Command: `"} {
+	for _, want := range []string{"| 4 | mosaicd, embedded |", "| inclusion | posix |", "| tile | files |", "| bundle | memory |", "Command: `"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("the Markdown lacks %q:\n%s", want, md.String())
 		}
 	}
 	// A second run finds the filled log in the cache and does not fill it again.
-	cfg.Clients, cfg.ReadKinds, progress = nil, []string{"tile"}, bytes.Buffer{}
+	cfg.Clients, cfg.ReadStores, cfg.ReadKinds, progress = nil, []string{StorePosix}, []string{"tile"}, bytes.Buffer{}
 	if _, err := Run(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}

@@ -157,16 +157,26 @@ func (s *server) waitIndexed(ctx context.Context, cfg *Config) error {
 }
 
 // readRuns fills (once) and starts store's cached log with default flags,
-// then runs each read kind against it.
+// then runs each read kind against it. The static references (files,
+// memory) serve the embedded store's cached log.
 func readRuns(ctx context.Context, cfg *Config, store string, announce func(kind string)) (runs []ReadRun, err error) {
-	c, err := openCachedLog(ctx, cfg, store)
+	logStore := store
+	if store == StoreFiles || store == StoreMemory {
+		logStore = StorePosix
+	}
+	c, err := openCachedLog(ctx, cfg, logStore)
 	if err != nil {
 		return nil, err
 	}
-	if err := c.fill(ctx, cfg, store); err != nil {
+	if err := c.fill(ctx, cfg, logStore); err != nil {
 		return nil, err
 	}
-	srv, err := c.start(ctx, cfg, store)
+	var srv *server
+	if logStore == store {
+		srv, err = c.start(ctx, cfg, store)
+	} else {
+		srv, err = startFiles(ctx, cfg, store, c.dir, c.pub)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -175,10 +185,12 @@ func readRuns(ctx context.Context, cfg *Config, store string, announce func(kind
 			err = serr
 		}
 	}()
-	if err := srv.waitIndexed(ctx, cfg); err != nil {
-		return nil, err
+	if logStore == store {
+		if err := srv.waitIndexed(ctx, cfg); err != nil {
+			return nil, err
+		}
 	}
-	for _, kind := range cfg.ReadKinds {
+	for _, kind := range cfg.readKinds(store) {
 		announce(kind)
 		args := []string{"read", "--url", srv.url, "--mix", kind, "--concurrency", fmt.Sprint(cfg.ReadClients),
 			"--duration", cfg.ReadDuration.String(), "--warmup", "2s", "--verify-every", "100",

@@ -256,7 +256,9 @@ func (r *Report) readTable(b *bytes.Buffer) {
 	fmt.Fprintf(b, "Reads: a log of %s entries filled once through the write API (cached outside the clone), served by mosaicd with "+
 		"default flags; one run per kind, %d clients, %s after a 2 s warm-up; one answer in 100 per client verified against the "+
 		"signed checkpoint (tiles proven through their parents, bundles hashed into their tile, proofs against hashes and roots "+
-		"from proven tiles).\n\n", r.sizes(), r.Settings.ReadClients, r.Settings.ReadDuration.String())
+		"from proven tiles). The stores files and memory are not Mosaic but references on the same machine: the embedded "+
+		"store's log served by `mosaic-load serve-files`, as static files by Go's net/http FileServer and from memory by a "+
+		"bare net/http handler.\n\n", r.sizes(), r.Settings.ReadClients, r.Settings.ReadDuration.String())
 	fmt.Fprintf(b, "| request | store | req/s | p50 | p99 | errors | verified (failed) | bytes/answer | server CPU / req | others |\n")
 	fmt.Fprintf(b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, rr := range r.Reads {
@@ -279,6 +281,9 @@ func (r *Report) readTable(b *bytes.Buffer) {
 func (r *Report) sizes() string {
 	var s []string
 	for _, st := range r.Settings.ReadStores {
+		if st == StoreFiles || st == StoreMemory {
+			continue // the embedded store's log
+		}
 		n := r.Settings.ReadSize
 		if m, ok := r.Settings.ReadSizes[st]; ok {
 			n = m

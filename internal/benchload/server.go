@@ -28,6 +28,21 @@ const (
 // alternate.
 var Stores = []string{StorePosix, StorePostgres, StoreRekor}
 
+// The read references: the embedded store's filled log served by
+// `mosaic-load serve-files`, as a plain static web server (StoreFiles)
+// and from memory by a bare net/http handler (StoreMemory). They serve
+// files only, so they take the kinds of FileKinds.
+const (
+	StoreFiles  = "files"
+	StoreMemory = "memory"
+)
+
+// ReadStores lists every store the reads can run against.
+var ReadStores = []string{StorePosix, StorePostgres, StoreFiles, StoreMemory}
+
+// FileKinds are the read kinds a static server can answer.
+var FileKinds = []string{"checkpoint", "tile", "partial-tile", "bundle", "partial-bundle"}
+
 // RekorTunedFlags are the rekor-tiles flags the comparison runs with: its
 // best latency (its defaults, 10s checkpoints and 250ms batches, are ten
 // times slower).
@@ -88,6 +103,30 @@ func startMosaicd(ctx context.Context, cfg *Config, store, dir, storage, keyPath
 		s.dbCPU = func() map[int]time.Duration { return groupCPU("postgres") }
 	}
 	if err := p.waitReady(ctx, s.url+"/readyz", readyTimeout); err != nil {
+		_ = p.stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// startFiles serves the tlog-tiles directory dir with `mosaic-load
+// serve-files` (--memory for StoreMemory) on a free port.
+func startFiles(ctx context.Context, cfg *Config, store, dir, pubPath string) (*server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	args := []string{"serve-files", "--dir", filepath.Join(dir, "data"), "--listen", addr}
+	if store == StoreMemory {
+		args = append(args, "--memory")
+	}
+	p, err := startProcess("mosaic-load serve-files ("+store+")", dir, filepath.Join(dir, "serve-files.log"), cfg.LoadTool, args...)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{store: store, url: "http://" + addr, keyPath: pubPath, proc: p}
+	if err := p.waitReady(ctx, s.url+"/healthz", readyTimeout); err != nil {
 		_ = p.stop()
 		return nil, err
 	}

@@ -264,6 +264,13 @@ func (r *reader) get(ctx context.Context, path string) (int, []byte, error) {
 
 // getFrom GETs path under the tiles URL base.
 func (r *reader) getFrom(ctx context.Context, base, path string) (int, []byte, error) {
+	return r.getInto(ctx, base, path, nil)
+}
+
+// getInto is getFrom reading the body into buf's storage when it fits
+// (the answer then lives only until buf's next use): a read client
+// reuses one buffer instead of growing a new one per answer.
+func (r *reader) getInto(ctx context.Context, base, path string, buf []byte) (int, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
@@ -275,9 +282,22 @@ func (r *reader) getFrom(ctx context.Context, base, path string) (int, []byte, e
 		return 0, nil, err
 	}
 	defer res.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(res.Body, maxReadBody))
-	if err != nil {
-		return 0, nil, fmt.Errorf("reading response: %w", err)
+	body := buf[:0]
+	if n := res.ContentLength; n > int64(cap(buf)) && n <= maxReadBody {
+		body = make([]byte, 0, n)
+	}
+	for lr := io.LimitReader(res.Body, maxReadBody); ; {
+		if len(body) == cap(body) {
+			body = append(body, 0)[:len(body)]
+		}
+		n, err := lr.Read(body[len(body):cap(body)])
+		body = body[:len(body)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, nil, fmt.Errorf("reading response: %w", err)
+		}
 	}
 	return res.StatusCode, body, nil
 }
@@ -306,6 +326,8 @@ type readWorker struct {
 	kinds map[readKind]*kindTally
 	n     int
 	base  string // the tiles URL this client reads from
+	// buf holds each answer until the next request.
+	buf []byte
 }
 
 type kindTally struct {
@@ -373,8 +395,11 @@ func (r *reader) one(ctx context.Context, p *readPhase, w *readWorker) {
 		w.kinds[t.kind] = k
 	}
 	start := time.Now()
-	status, body, err := r.getFrom(ctx, w.base, t.path)
+	status, body, err := r.getInto(ctx, w.base, t.path, w.buf)
 	latency := time.Since(start)
+	if cap(body) > cap(w.buf) {
+		w.buf = body[:0]
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return

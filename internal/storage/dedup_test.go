@@ -69,6 +69,61 @@ func TestBadgerDedup(t *testing.T) {
 	}
 }
 
+// What Record notes is found at once, the earliest index wins between
+// memory and disk, the scan takes it over, and Close keeps what the scan
+// has not reached.
+func TestBadgerDedupRecent(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	d, err := openBadgerDedup(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lookup := func(id, want uint64, wantOK bool) {
+		t.Helper()
+		got, ok, err := d.Lookup(ctx, identity(id))
+		if err != nil || ok != wantOK || got != want {
+			t.Errorf("identity %d: %d %v %v, want %d %v", id, got, ok, err, want, wantOK)
+		}
+	}
+	for i := range uint64(5) {
+		if err := d.Record(ctx, identity(i), i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.Record(ctx, identity(2), 7); err != nil { // a later copy: the first stays
+		t.Fatal(err)
+	}
+	lookup(2, 2, true)
+	lookup(5, 0, false)
+	// The scan reaches 0..2 (identity 1 seen at 1) and writes them.
+	if err := d.RecordScanned(ctx, 0, [][]byte{identity(0), identity(1), identity(2)}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(d.recent); n != 2 {
+		t.Errorf("%d identities left in memory after the scan, want 2 (3 and 4)", n)
+	}
+	// An identity on disk at 1 and noted later at 9: the disk's wins.
+	if err := d.Record(ctx, identity(1), 9); err != nil {
+		t.Fatal(err)
+	}
+	lookup(1, 1, true)
+	lookup(4, 4, true)
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if d, err = openBadgerDedup(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for i := range uint64(5) {
+		lookup(i, i, true)
+	}
+	if n, err := d.Scanned(ctx); err != nil || n != 3 {
+		t.Errorf("scanned %d, %v; want 3", n, err)
+	}
+}
+
 func TestBadgerDedupLocked(t *testing.T) {
 	dir := t.TempDir()
 	d, err := openBadgerDedup(dir)

@@ -158,11 +158,15 @@ func NewDecoder(limits Limits, allowed []v1.PublicKeyDetails) (*Decoder, error) 
 
 var strictJSON = protojson.UnmarshalOptions{DiscardUnknown: false}
 
-// Decode parses and validates a protobuf-JSON CreateEntryRequest.
+// Decode parses and validates a protobuf-JSON CreateEntryRequest: the
+// common spelling through decodeCommon, anything else through protojson.
 func (d *Decoder) Decode(body []byte) (*Entry, error) {
-	var req pb.CreateEntryRequest
-	if err := strictJSON.Unmarshal(body, &req); err != nil {
-		return nil, invalidf("malformed request: %s", cleanProtoErr(err))
+	req, ok := decodeCommon(body)
+	if !ok {
+		req = &pb.CreateEntryRequest{}
+		if err := strictJSON.Unmarshal(body, req); err != nil {
+			return nil, invalidf("malformed request: %s", cleanProtoErr(err))
+		}
 	}
 	switch spec := req.GetSpec().(type) {
 	case *pb.CreateEntryRequest_HashedRekordRequestV002:

@@ -25,3 +25,13 @@ func ReferenceLeaf(body []byte) ([]byte, error) {
 	}
 	return canonicalHashedRekordJCS(hr.GetDigest(), alg.GetProtoHashType(), hr.GetSignature())
 }
+
+// DecodeCommon is decodeCommon, for the tests that hold it to protojson.
+func DecodeCommon(body []byte) (*pb.CreateEntryRequest, bool) { return decodeCommon(body) }
+
+// ProtojsonRequest is the request protojson reads from body, as Decode
+// reads it when decodeCommon declines.
+func ProtojsonRequest(body []byte) (*pb.CreateEntryRequest, error) {
+	var req pb.CreateEntryRequest
+	return &req, strictJSON.Unmarshal(body, &req)
+}

@@ -16,10 +16,9 @@ import (
 // FuzzDecodeCommon holds decodeCommon to protojson: whatever it accepts,
 // protojson accepts too and reads as the same message.
 func FuzzDecodeCommon(f *testing.F) {
-	for _, alg := range []mosaictest.Algorithm{mosaictest.ECDSAP256, mosaictest.Ed25519ph, mosaictest.RSA2048} {
-		f.Add(mosaictest.NewSigner(f, alg).Request(f, []byte("seed")))
+	for _, body := range clientRequests(f, "seed") {
+		f.Add(body)
 	}
-	f.Add(mosaictest.NewCertSigner(f, "fuzz@example.com").Request(f, []byte("seed")))
 	for _, s := range spellings(f) {
 		f.Add([]byte(s))
 	}
@@ -67,15 +66,19 @@ func spellings(t testing.TB) []string {
 	}
 }
 
-// The requests clients send (every key type, and a certificate) take the
-// common path.
-func TestDecodeCommonTaken(t *testing.T) {
+// clientRequests are requests as clients send them for artifact: signed
+// with a key of each type, and with a certificate.
+func clientRequests(t testing.TB, artifact string) [][]byte {
 	var bodies [][]byte
 	for _, alg := range []mosaictest.Algorithm{mosaictest.ECDSAP256, mosaictest.Ed25519ph, mosaictest.RSA2048} {
-		bodies = append(bodies, mosaictest.NewSigner(t, alg).Request(t, []byte("common")))
+		bodies = append(bodies, mosaictest.NewSigner(t, alg).Request(t, []byte(artifact)))
 	}
-	bodies = append(bodies, mosaictest.NewCertSigner(t, "common@example.com").Request(t, []byte("common")))
-	for _, body := range bodies {
+	return append(bodies, mosaictest.NewCertSigner(t, "fuzz@example.com").Request(t, []byte(artifact)))
+}
+
+// The requests clients send take the common path.
+func TestDecodeCommonTaken(t *testing.T) {
+	for _, body := range clientRequests(t, "common") {
 		if _, ok := entry.DecodeCommon(body); !ok {
 			t.Errorf("decodeCommon declined a client's request: %s", body)
 		}

@@ -366,8 +366,13 @@ func sumCounts(m map[int]int) int {
 
 // outageLogLines bounds what mosaicd may log from a database crash until
 // it has recovered: before outage logging, one line per failed add (22,554
-// lines in 10 s under load), plus Tessera's poll every 100 ms.
-const outageLogLines = 10
+// lines in 10 s under load), plus Tessera's poll every 100 ms. Now each part
+// says when it starts failing and when it works again: PostgreSQL
+// background work, readiness, adds and the search index (2 each), reads (1:
+// a line a minute at most, and only when a read missed the cache during the
+// outage), and Tessera's polls (one line per distinct message; two seen,
+// NextIndex and IntegratedSize; one more allowed): at most 12.
+const outageLogLines = 12
 
 // checkOutageLog checks what mosaicd logged from the crash until the test's
 // load ended: at most outageLogLines lines, one outage start and one

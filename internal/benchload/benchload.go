@@ -65,10 +65,7 @@ type Config struct {
 // readSize is the log size store's reads need (the static references
 // serve the embedded store's log).
 func (c *Config) readSize(store string) uint64 {
-	if store == StoreFiles || store == StoreMemory {
-		store = StorePosix
-	}
-	if n, ok := c.ReadSizes[store]; ok {
+	if n, ok := c.ReadSizes[logStore(store)]; ok {
 		return n
 	}
 	return c.ReadSize
@@ -76,7 +73,7 @@ func (c *Config) readSize(store string) uint64 {
 
 // readKinds are the kinds of ReadKinds that store answers.
 func (c *Config) readKinds(store string) []string {
-	if store != StoreFiles && store != StoreMemory {
+	if logStore(store) == store {
 		return c.ReadKinds
 	}
 	var kinds []string

@@ -160,19 +160,16 @@ func (s *server) waitIndexed(ctx context.Context, cfg *Config) error {
 // then runs each read kind against it. The static references (files,
 // memory) serve the embedded store's cached log.
 func readRuns(ctx context.Context, cfg *Config, store string, announce func(kind string)) (runs []ReadRun, err error) {
-	logStore := store
-	if store == StoreFiles || store == StoreMemory {
-		logStore = StorePosix
-	}
-	c, err := openCachedLog(ctx, cfg, logStore)
+	mosaic := logStore(store) == store
+	c, err := openCachedLog(ctx, cfg, logStore(store))
 	if err != nil {
 		return nil, err
 	}
-	if err := c.fill(ctx, cfg, logStore); err != nil {
+	if err := c.fill(ctx, cfg, logStore(store)); err != nil {
 		return nil, err
 	}
 	var srv *server
-	if logStore == store {
+	if mosaic {
 		srv, err = c.start(ctx, cfg, store)
 	} else {
 		srv, err = startFiles(ctx, cfg, store, c.dir, c.pub)
@@ -185,7 +182,7 @@ func readRuns(ctx context.Context, cfg *Config, store string, announce func(kind
 			err = serr
 		}
 	}()
-	if logStore == store {
+	if mosaic {
 		if err := srv.waitIndexed(ctx, cfg); err != nil {
 			return nil, err
 		}

@@ -281,8 +281,8 @@ func (r *Report) readTable(b *bytes.Buffer) {
 func (r *Report) sizes() string {
 	var s []string
 	for _, st := range r.Settings.ReadStores {
-		if st == StoreFiles || st == StoreMemory {
-			continue // the embedded store's log
+		if logStore(st) != st {
+			continue // a reference, on the embedded store's log
 		}
 		n := r.Settings.ReadSize
 		if m, ok := r.Settings.ReadSizes[st]; ok {

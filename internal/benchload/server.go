@@ -37,6 +37,15 @@ const (
 	StoreMemory = "memory"
 )
 
+// logStore is the store whose cached log store's reads run against: the
+// embedded store's for the references, store's own otherwise.
+func logStore(store string) string {
+	if store == StoreFiles || store == StoreMemory {
+		return StorePosix
+	}
+	return store
+}
+
 // ReadStores lists every store the reads can run against.
 var ReadStores = []string{StorePosix, StorePostgres, StoreFiles, StoreMemory}
 
@@ -94,15 +103,22 @@ func startMosaicd(ctx context.Context, cfg *Config, store, dir, storage, keyPath
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	args := append([]string{"serve", "--listen", addr, "--public-url", "http://" + addr, "--storage", storage,
 		"--signing-key", keyPath, "--log-level", "warn"}, extra...)
-	p, err := startProcess("mosaicd ("+store+")", dir, filepath.Join(dir, "mosaicd.log"), cfg.Mosaicd, args...)
-	if err != nil {
-		return nil, err
-	}
-	s := &server{store: store, url: "http://" + addr, keyPath: pubPath, proc: p}
+	s := &server{store: store, url: "http://" + addr, keyPath: pubPath}
 	if store == StorePostgres {
 		s.dbCPU = func() map[int]time.Duration { return groupCPU("postgres") }
 	}
-	if err := p.waitReady(ctx, s.url+"/readyz", readyTimeout); err != nil {
+	return s.launch(ctx, "mosaicd ("+store+")", dir, filepath.Join(dir, "mosaicd.log"), "/readyz", cfg.Mosaicd, args...)
+}
+
+// launch starts binary for s and waits until s.url+readyPath answers 200;
+// a server that does not get there is stopped.
+func (s *server) launch(ctx context.Context, name, dir, logPath, readyPath, binary string, args ...string) (*server, error) {
+	p, err := startProcess(name, dir, logPath, binary, args...)
+	if err != nil {
+		return nil, err
+	}
+	s.proc = p
+	if err := p.waitReady(ctx, s.url+readyPath, readyTimeout); err != nil {
 		_ = p.stop()
 		return nil, err
 	}
@@ -121,16 +137,8 @@ func startFiles(ctx context.Context, cfg *Config, store, dir, pubPath string) (*
 	if store == StoreMemory {
 		args = append(args, "--memory")
 	}
-	p, err := startProcess("mosaic-load serve-files ("+store+")", dir, filepath.Join(dir, "serve-files.log"), cfg.LoadTool, args...)
-	if err != nil {
-		return nil, err
-	}
-	s := &server{store: store, url: "http://" + addr, keyPath: pubPath, proc: p}
-	if err := p.waitReady(ctx, s.url+"/healthz", readyTimeout); err != nil {
-		_ = p.stop()
-		return nil, err
-	}
-	return s, nil
+	s := &server{store: store, url: "http://" + addr, keyPath: pubPath}
+	return s.launch(ctx, "mosaic-load serve-files ("+store+")", dir, filepath.Join(dir, "serve-files.log"), "/healthz", cfg.LoadTool, args...)
 }
 
 // startFresh starts store's server on a new, empty log in a new temporary
@@ -201,16 +209,8 @@ func startRekor(ctx context.Context, cfg *Config, dir, keyPath, pubPath string) 
 		"--grpc-address", "127.0.0.1", "--grpc-port", strconv.Itoa(ports[1]), "--http-metrics-port", strconv.Itoa(ports[2]),
 		"--hostname", "127.0.0.1", "--storage-dir", filepath.Join(dir, "data"), "--signer-filepath", keyPath,
 		"--log-level", "warn"}, RekorTunedFlags...)
-	p, err := startProcess("rekor-tiles", dir, filepath.Join(dir, "rekor-server.log"), cfg.Rekor, args...)
-	if err != nil {
-		return nil, err
-	}
-	s := &server{store: StoreRekor, url: "http://127.0.0.1:" + strconv.Itoa(ports[0]), keyPath: pubPath, proc: p}
-	if err := p.waitReady(ctx, s.url+"/healthz", readyTimeout); err != nil {
-		_ = p.stop()
-		return nil, err
-	}
-	return s, nil
+	s := &server{store: StoreRekor, url: "http://127.0.0.1:" + strconv.Itoa(ports[0]), keyPath: pubPath}
+	return s.launch(ctx, "rekor-tiles", dir, filepath.Join(dir, "rekor-server.log"), "/healthz", cfg.Rekor, args...)
 }
 
 // stop stops the server and removes what it ran on.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"errors"
@@ -282,24 +283,14 @@ func (r *reader) getInto(ctx context.Context, base, path string, buf []byte) (in
 		return 0, nil, err
 	}
 	defer res.Body.Close()
-	body := buf[:0]
-	if n := res.ContentLength; n > int64(cap(buf)) && n <= maxReadBody {
-		body = make([]byte, 0, n)
+	b := bytes.NewBuffer(buf[:0])
+	if n := res.ContentLength; n > 0 && n <= maxReadBody {
+		b.Grow(int(n) + bytes.MinRead) // the body and the read that finds its end
 	}
-	for lr := io.LimitReader(res.Body, maxReadBody); ; {
-		if len(body) == cap(body) {
-			body = append(body, 0)[:len(body)]
-		}
-		n, err := lr.Read(body[len(body):cap(body)])
-		body = body[:len(body)+n]
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return 0, nil, fmt.Errorf("reading response: %w", err)
-		}
+	if _, err := b.ReadFrom(io.LimitReader(res.Body, maxReadBody)); err != nil {
+		return 0, nil, fmt.Errorf("reading response: %w", err)
 	}
-	return res.StatusCode, body, nil
+	return res.StatusCode, b.Bytes(), nil
 }
 
 // readPhase is one stretch of reads: the warm-up or the measured run.
